@@ -90,4 +90,8 @@ var (
 	// ErrDataGroupMissing is returned when a data group the caller asked to
 	// check is not in the SOD.
 	ErrDataGroupMissing = errors.New("reader: data group missing from EF.SOD")
+
+	// ErrCSCAFile is returned when a CSCA file or directory does not hold
+	// certificates that parse (a misplaced file, a private key, garbage).
+	ErrCSCAFile = errors.New("reader: CSCA file holds no usable certificates")
 )

@@ -135,6 +135,9 @@ type EnrolOptions struct {
 	Challenge []byte
 	// SODMethod chooses how EF.SOD is read.
 	SODMethod SODMethod
+	// SkipSOD leaves EF.SOD out (SOD stays nil): a read that checks the
+	// card against its own key but not the State's signature.
+	SkipSOD bool
 }
 
 // ReadEnrol performs the enrolment read: the door read plus the public key
@@ -156,7 +159,7 @@ func ReadEnrol(t Transmitter, opts *EnrolOptions) (*EnrolRead, error) {
 	if err != nil {
 		return nil, err
 	}
-	keyFile, err := readSFITLV(t, SFIKey, maxKeyFile, "read public key")
+	keyFile, err := readSFITLV(t, SFIKey, FIDKey, maxKeyFile, "read public key")
 	if err != nil {
 		return nil, err
 	}
@@ -164,9 +167,11 @@ func ReadEnrol(t Transmitter, opts *EnrolOptions) (*EnrolRead, error) {
 	if err != nil {
 		return nil, err
 	}
-	sod, err := readSOD(t, opts.SODMethod)
-	if err != nil {
-		return nil, err
+	var sod []byte
+	if !opts.SkipSOD {
+		if sod, err = readSOD(t, opts.SODMethod); err != nil {
+			return nil, err
+		}
 	}
 	// The challenge goes last: the answer proves the card that gave the files
 	// is still in the field with its private key. The SOD read may have
@@ -281,19 +286,33 @@ func internalAuthenticate(t Transmitter, challenge []byte) ([]byte, error) {
 // readSFITLV reads a transparent EF by short file identifier until it holds
 // one complete BER-TLV object, advancing the offset by what the card actually
 // returned (a real card returns 231 bytes to Le=256). An SFI read addresses
-// offsets up to 255 only, which is enough for the key file.
-func readSFITLV(t Transmitter, sfi byte, max int, step string) ([]byte, error) {
+// offsets up to 255 only: a card that returns a full 256 bytes to the first
+// read leaves the rest past that, so the read goes on after selecting the
+// EF by its file identifier.
+func readSFITLV(t Transmitter, sfi byte, fid uint16, max int, step string) ([]byte, error) {
 	var buf []byte
 	want := -1
+	selected := false
 	for {
 		if want >= 0 && len(buf) >= want {
 			return buf[:want], nil
 		}
 		off := len(buf)
+		cmd := Command{INS: 0xB0, P1: 0x80 | sfi, P2: byte(off), Ne: 256}
 		if off > 0xFF {
-			return nil, fmt.Errorf("reader: %s: %w: file continues past offset 255, which an SFI read cannot address", step, ErrFileTooLarge)
+			if !selected {
+				r, err := Exchange(t, Command{INS: 0xA4, P1: 0x02, P2: 0x0C, Data: []byte{byte(fid >> 8), byte(fid)}})
+				if err != nil {
+					return nil, fmt.Errorf("reader: %s: select %04X: %w", step, fid, err)
+				}
+				if r.SW != SWOK {
+					return nil, &StatusError{Step: fmt.Sprintf("%s: select %04X", step, fid), SW: r.SW}
+				}
+				selected = true
+			}
+			cmd = Command{INS: 0xB0, P1: byte(off >> 8), P2: byte(off), Ne: 256}
 		}
-		r, err := Exchange(t, Command{INS: 0xB0, P1: 0x80 | sfi, P2: byte(off), Ne: 256})
+		r, err := Exchange(t, cmd)
 		if err != nil {
 			return nil, fmt.Errorf("reader: %s at offset %d: %w", step, off, err)
 		}
@@ -313,7 +332,7 @@ func readSFITLV(t Transmitter, sfi byte, max int, step string) ([]byte, error) {
 				want = n
 			} else if len(buf) >= 8 {
 				// Eight bytes hold any header TLVHeader accepts.
-				return nil, fmt.Errorf("reader: %s: %w", step, err)
+				return nil, fmt.Errorf("reader: %s: %w: %v", step, ErrKeyFile, err)
 			}
 		}
 		if len(r.Data) == 0 || r.SW != SWOK {

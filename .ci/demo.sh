@@ -39,7 +39,7 @@ fi
 echo "(refused, as it should be)"
 
 step "A real CIE's EF.SOD verified offline against the real Italian CSCA set (JSON)"
-"$varco" cie verify-sod --csca testdata/cie-real --json testdata/cie-real/ef-sod-2022.bin
+"$varco" cie verify-sod --csca testdata/cie-real/csca --json testdata/cie-real/ef-sod-2022.bin
 
 step "What else varco does"
 "$varco" -h

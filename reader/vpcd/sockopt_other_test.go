@@ -1,0 +1,10 @@
+//go:build !linux
+
+package vpcd
+
+import (
+	"net"
+	"testing"
+)
+
+func checkSockopts(t *testing.T, tc *net.TCPConn) {}

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/varco-access/varco/reader"
+	"github.com/varco-access/varco/reader/testpki"
+	"github.com/varco-access/varco/reader/virtcie"
+)
+
+// defaultVPCD is the first reader of Debian's vsmartcard-vpcd driver.
+const defaultVPCD = "127.0.0.1:35963"
+
+func cardPKI(e *env, args []string) error {
+	fs := e.newFlags("card pki", "-out DIR")
+	out := fs.String("out", "", "directory to write the test PKI into (created)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: -out DIR is required and no other arguments are taken", errUsage)
+	}
+	p, err := testpki.Generate(rand.Reader)
+	if err != nil {
+		return err
+	}
+	if err := p.Save(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "test PKI written to %s (trusted CSCA set: %s/trusted)\n", *out, *out)
+	return nil
+}
+
+func parseGen(s string) (reader.Generation, error) {
+	switch s {
+	case "2016":
+		return reader.Gen2016, nil
+	case "2022":
+		return reader.Gen2022, nil
+	}
+	return 0, fmt.Errorf("%w: --gen %q: want 2016 or 2022", errUsage, s)
+}
+
+func cardNew(e *env, args []string) error {
+	fs := e.newFlags("card new", "--nis N --gen 2016|2022 [--negative NAME] [--quirks LIST] [--pki DIR] -out FILE")
+	nis := fs.String("nis", "", "NIS of the card: 12 digits")
+	gen := fs.String("gen", "2022", "card generation: 2016 (SHA-256, PKCS#1 v1.5) or 2022 (SHA-512, RSASSA-PSS)")
+	negNames := make([]string, 0)
+	for _, n := range virtcie.Negatives() {
+		negNames = append(negNames, n.String())
+	}
+	neg := fs.String("negative", "genuine", "what is wrong with the card: "+strings.Join(negNames, ", "))
+	quirks := fs.String("quirks", "", "card quirks, comma-separated: "+virtcie.QuirkNames())
+	pkiDir := fs.String("pki", "testdata/pki", "test PKI directory (from 'varco card pki')")
+	cloneOf := fs.String("clone-of", "", "with --negative clone: the card file to clone (NIS, key file, EF.SOD)")
+	out := fs.String("out", "", "card file to write")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *out == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: -out FILE is required and no other arguments are taken", errUsage)
+	}
+	g, err := parseGen(*gen)
+	if err != nil {
+		return err
+	}
+	n, err := virtcie.ParseNegative(*neg)
+	if err != nil {
+		return fmt.Errorf("%w: --negative: %v", errUsage, err)
+	}
+	q, err := virtcie.ParseQuirks(*quirks)
+	if err != nil {
+		return fmt.Errorf("%w: --quirks: %v", errUsage, err)
+	}
+	opts := virtcie.Options{NIS: *nis, Gen: g, Negative: n, Quirks: q}
+	if *cloneOf != "" {
+		if n != virtcie.Clone {
+			return fmt.Errorf("%w: --clone-of needs --negative clone", errUsage)
+		}
+		orig, err := virtcie.Load(*cloneOf)
+		if err != nil {
+			return err
+		}
+		opts.CloneOf = orig
+	} else {
+		if err := reader.CheckNIS([]byte(*nis)); err != nil {
+			return fmt.Errorf("%w: --nis %q: %v", errUsage, *nis, err)
+		}
+		p, err := testpki.Load(*pkiDir)
+		if err != nil {
+			return fmt.Errorf("load the test PKI (create one with 'varco card pki -out %s'): %w", *pkiDir, err)
+		}
+		opts.PKI = p
+	}
+	c, err := virtcie.New(opts)
+	if err != nil {
+		return err
+	}
+	if err := c.Save(*out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: NIS %s, generation %s, %s\n", *out, c.NIS(), c.Generation(), c.Negative())
+	return nil
+}
+
+func cardServe(e *env, args []string) error {
+	fs := e.newFlags("card serve", "--card FILE [--vpcd ADDR] [--quirks LIST]")
+	file := fs.String("card", "", "card file (from 'varco card new')")
+	addr := fs.String("vpcd", defaultVPCD, "address of pcscd's vpcd driver (35963 and 35964 are its two readers)")
+	quirks := fs.String("quirks", "", "override the card file's quirks: "+virtcie.QuirkNames())
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *file == "" || fs.NArg() > 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: --card FILE is required", errUsage)
+	}
+	c, err := virtcie.Load(*file)
+	if err != nil {
+		return err
+	}
+	if *quirks != "" {
+		q, err := virtcie.ParseQuirks(*quirks)
+		if err != nil {
+			return fmt.Errorf("%w: --quirks: %v", errUsage, err)
+		}
+		c.SetQuirks(q)
+	}
+	fmt.Fprintf(e.stderr, "serving card NIS %s (%s, %s, quirks %q) on vpcd %s; Ctrl-C removes it\n",
+		c.NIS(), c.Generation(), c.Negative(), c.Quirks().String(), *addr)
+	err = virtcie.Serve(e.ctx, *addr, c)
+	if err != nil && !errors.Is(err, e.ctx.Err()) {
+		return err
+	}
+	return nil
+}

@@ -686,3 +686,18 @@ func InsertCard(tb testing.TB, addr string, card vpcd.Card) *vpcd.Conn {
 	})
 	return conn
 }
+
+// WaitEmpty waits until pcscd reports no card in any of d's readers, so the
+// next card inserted is a new presentation; it fails tb if a card is still
+// there after timeout. pcscd notices a vpcd card leaving only at its next
+// presence poll (about 400 ms).
+func (d *Daemon) WaitEmpty(tb testing.TB, timeout time.Duration) {
+	tb.Helper()
+	name, err := waitEmpty(d.ReaderNames(), timeout)
+	if err != nil {
+		tb.Fatalf("pcscdtest: %v", err)
+	}
+	if name != "" {
+		tb.Fatalf("pcscdtest: a card is still in %q after %v", name, timeout)
+	}
+}

@@ -16,18 +16,18 @@ import (
 // size and a signature that does not verify all wrap ErrChallengeSignature.
 func VerifyChallenge(pub *rsa.PublicKey, challenge, sig []byte) error {
 	if pub == nil || pub.N == nil {
-		return fmt.Errorf("reader: challenge: no public key: %w", ErrChallengeSignature)
+		return fmt.Errorf("%w: no public key", ErrChallengeSignature)
 	}
 	if len(challenge) == 0 {
-		return fmt.Errorf("reader: challenge: empty challenge: %w", ErrChallengeSignature)
+		return fmt.Errorf("%w: empty challenge", ErrChallengeSignature)
 	}
 	if len(sig) != pub.Size() {
-		return fmt.Errorf("reader: challenge: signature of %d bytes, key of %d: %w", len(sig), pub.Size(), ErrChallengeSignature)
+		return fmt.Errorf("%w: signature of %d bytes for a key of %d", ErrChallengeSignature, len(sig), pub.Size())
 	}
 	// crypto.Hash(0) makes crypto/rsa compare the whole padded block with
 	// challenge as the payload, with no DigestInfo prefix.
 	if err := rsa.VerifyPKCS1v15(pub, crypto.Hash(0), challenge, sig); err != nil {
-		return fmt.Errorf("reader: challenge: %v: %w", err, ErrChallengeSignature)
+		return fmt.Errorf("%w: the answer does not verify with the card key (%v)", ErrChallengeSignature, err)
 	}
 	return nil
 }

@@ -13,7 +13,7 @@ BIN       := bin
 PKGS_TEST := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 util-linux
 PKGS_RUN  := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2
 PKGS_CROSS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
-	libpcsclite-dev:arm64 libpcsclite-dev:armhf pkg-config
+	libpcsclite-dev:arm64 libpcsclite-dev:armhf pkg-config qemu-user file
 FUZZTIME  ?= 10s
 CMDS      := varco
 
@@ -67,4 +67,8 @@ cross: go-check ## build the binaries for the Raspberry Pi (linux/arm64, linux/a
 	CGO_ENABLED=1 GOOS=linux GOARCH=arm GOARM=7 CC=arm-linux-gnueabihf-gcc \
 	  PKG_CONFIG_LIBDIR=/usr/lib/arm-linux-gnueabihf/pkgconfig \
 	  $(GO) build -o $(BIN)/linux-armv7/ $(addprefix ./cmd/,$(CMDS))
-	@file $(BIN)/linux-arm64/* $(BIN)/linux-armv7/* 2>/dev/null || ls -l $(BIN)/linux-arm64 $(BIN)/linux-armv7
+	@file $(BIN)/linux-arm64/* $(BIN)/linux-armv7/*
+	@# Smoke run under qemu-user with the multiarch libc and libpcsclite:
+	@# verify the real EF.SOD against the real CSCA set on each architecture.
+	qemu-aarch64 $(BIN)/linux-arm64/varco cie verify-sod --csca testdata/cie-real/csca testdata/cie-real/ef-sod-2022.bin
+	qemu-arm $(BIN)/linux-armv7/varco cie verify-sod --csca testdata/cie-real/csca testdata/cie-real/ef-sod-2022.bin

@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -58,6 +60,7 @@ func cardNew(e *env, args []string) error {
 	pkiDir := fs.String("pki", "testdata/pki", "test PKI directory (from 'varco card pki')")
 	cloneOf := fs.String("clone-of", "", "with --negative clone: the card file to clone (NIS, key file, EF.SOD)")
 	out := fs.String("out", "", "card file to write")
+	asJSON := fs.Bool("json", false, "print the new card's identity as JSON")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -104,7 +107,15 @@ func cardNew(e *env, args []string) error {
 	if err := c.Save(*out); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: NIS %s, generation %s, %s\n", *out, c.NIS(), c.Generation(), c.Negative())
+	sum := sha256.Sum256(c.KeyFileTLV())
+	if *asJSON {
+		return writeJSON(e.stdout, map[string]string{
+			"file": *out, "nis": c.NIS(), "generation": c.Generation().String(),
+			"negative": c.Negative().String(), "quirks": c.Quirks().String(),
+			"key_sha256": hex.EncodeToString(sum[:]),
+		})
+	}
+	fmt.Fprintf(e.stdout, "%s: NIS %s, generation %s, %s, key SHA-256 %x\n", *out, c.NIS(), c.Generation(), c.Negative(), sum[:])
 	return nil
 }
 

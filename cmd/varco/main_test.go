@@ -124,8 +124,16 @@ func TestCardPKIAndNew(t *testing.T) {
 		t.Fatalf("card pki: %s", errs)
 	}
 	card := filepath.Join(dir, "card.json")
-	if code, _, errs := runCLI(t, ctx, "card", "new", "--nis", "000000000042", "--gen", "2016", "--pki", pki, "--quirks", "padded-key", "-out", card); code != exitOK {
+	code, out, errs := runCLI(t, ctx, "card", "new", "--nis", "000000000042", "--gen", "2016", "--pki", pki, "--quirks", "padded-key", "--json", "-out", card)
+	if code != exitOK {
 		t.Fatalf("card new: %s", errs)
+	}
+	var id map[string]string
+	if err := json.Unmarshal([]byte(out), &id); err != nil {
+		t.Fatalf("card new --json: %v\n%s", err, out)
+	}
+	if id["nis"] != "000000000042" || id["generation"] != "2016" || id["negative"] != "genuine" || id["quirks"] != "padded-key" || len(id["key_sha256"]) != 64 {
+		t.Errorf("card new --json = %v", id)
 	}
 	fi, err := os.Stat(card)
 	if err != nil {

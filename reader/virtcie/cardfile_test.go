@@ -188,3 +188,31 @@ func TestLoadErrors(t *testing.T) {
 		})
 	}
 }
+
+// FuzzParseCardFile feeds arbitrary bytes to the card-file parser: it must
+// not panic, and what it accepts must be a card that answers APDUs.
+func FuzzParseCardFile(f *testing.F) {
+	for _, neg := range []Negative{Genuine, NISChanged} {
+		c := mustCard(f, reader.Gen2022, neg)
+		path := filepath.Join(f.TempDir(), "card.json")
+		if err := c.Save(path); err != nil {
+			f.Fatal(err)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{"version":1}`))
+	f.Add([]byte(`[]`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := parseCardFile("fuzz.json", b)
+		if err != nil {
+			return
+		}
+		if r, err := c.Transmit([]byte{0x00, 0xB0, 0x81, 0x00, 0x0C}); err != nil || len(r) < 2 {
+			t.Fatalf("accepted card answers %X, %v", r, err)
+		}
+	})
+}

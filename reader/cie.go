@@ -109,14 +109,7 @@ func (m SODMethod) String() string {
 // challenge is sent to INTERNAL AUTHENTICATE; when nil, 32 bytes are drawn
 // from crypto/rand. Its length must be MinChallenge..MaxChallenge.
 func ReadDoor(t Transmitter, challenge []byte) (*DoorRead, error) {
-	challenge, err := newChallenge(challenge)
-	if err != nil {
-		return nil, err
-	}
-	if err := selectCIE(t); err != nil {
-		return nil, err
-	}
-	nis, err := readNIS(t)
+	challenge, nis, err := begin(t, challenge)
 	if err != nil {
 		return nil, err
 	}
@@ -148,14 +141,7 @@ func ReadEnrol(t Transmitter, opts *EnrolOptions) (*EnrolRead, error) {
 	if opts == nil {
 		opts = &EnrolOptions{}
 	}
-	challenge, err := newChallenge(opts.Challenge)
-	if err != nil {
-		return nil, err
-	}
-	if err := selectCIE(t); err != nil {
-		return nil, err
-	}
-	nis, err := readNIS(t)
+	challenge, nis, err := begin(t, opts.Challenge)
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +173,23 @@ func ReadEnrol(t Transmitter, opts *EnrolOptions) (*EnrolRead, error) {
 		PublicKey: pub,
 		SOD:       sod,
 	}, nil
+}
+
+// begin is the start both reads share: check or draw the challenge, select
+// DF_CIE and read the NIS.
+func begin(t Transmitter, challenge []byte) ([]byte, string, error) {
+	challenge, err := newChallenge(challenge)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := selectCIE(t); err != nil {
+		return nil, "", err
+	}
+	nis, err := readNIS(t)
+	if err != nil {
+		return nil, "", err
+	}
+	return challenge, nis, nil
 }
 
 func newChallenge(c []byte) ([]byte, error) {

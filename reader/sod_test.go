@@ -13,7 +13,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -82,28 +81,8 @@ func sodRealCSCAs(tb testing.TB) (all []*x509.Certificate, signer *x509.Certific
 	return all, signer
 }
 
-var (
-	sodPKIOnce sync.Once
-	sodPKIVal  *testpki.PKI
-	sodPKIErr  error
-)
-
-// sodPKI returns the committed test PKI, or one generated once per test
-// binary when it is not there.
-func sodPKI(tb testing.TB) *testpki.PKI {
-	tb.Helper()
-	sodPKIOnce.Do(func() {
-		if _, err := os.Stat(sodPKIDir); err == nil {
-			sodPKIVal, sodPKIErr = testpki.Load(sodPKIDir)
-			return
-		}
-		sodPKIVal, sodPKIErr = testpki.Generate(rand.Reader)
-	})
-	if sodPKIErr != nil {
-		tb.Fatalf("test PKI: %v", sodPKIErr)
-	}
-	return sodPKIVal
-}
+// sodPKI returns the committed test PKI.
+func sodPKI(tb testing.TB) *testpki.PKI { return testpki.Committed(tb) }
 
 // TestParseSODReal checks what ParseSOD reads from the real 2022 card
 // against what openssl shows (testdata/cie-real/README.md).

@@ -59,10 +59,7 @@ import (
 // models that), so these are the floor of our code plus pcscd and vpcd, not
 // the time of a real tap.
 func BenchmarkCIERead(b *testing.B) {
-	p, err := testpki.Load("../../testdata/pki")
-	if err != nil {
-		b.Fatal(err)
-	}
+	p := testpki.Committed(b)
 	cscas := p.TrustedCSCAs()
 	d := pcscdtest.Start(b)
 	names, addrs := d.ReaderNames(), d.VPCDAddrs()

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,27 +29,12 @@ type cieReads struct {
 	sodB0Err error
 }
 
-var (
-	pkiOnce sync.Once
-	pki     *testpki.PKI
-	pkiErr  error
-)
-
-func testPKI(tb testing.TB) *testpki.PKI {
-	tb.Helper()
-	pkiOnce.Do(func() { pki, pkiErr = testpki.Load("../../testdata/pki") })
-	if pkiErr != nil {
-		tb.Fatal(pkiErr)
-	}
-	return pki
-}
-
 // TestRealCIE reads virtual CIEs through pcscd and vpcd exactly as a door
 // and an enrolment station do: both generations, every quirk, every negative
 // card, on both readers. It checks what each read must prove and, for the
 // negative cards, which check refuses them.
 func TestRealCIE(t *testing.T) {
-	p := testPKI(t)
+	p := testpki.Committed(t)
 	verifyAt := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 	results := make(chan cieReads, 1)
 	d, _, rec, _ := realMonitor(t, func(ctx context.Context, name string, card reader.Transmitter) error {

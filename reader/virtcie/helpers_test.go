@@ -3,12 +3,9 @@ package virtcie
 import (
 	"bytes"
 	"crypto"
-	"crypto/rand"
 	"crypto/rsa"
 	"encoding/hex"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -42,29 +39,8 @@ func h(s string) []byte {
 	return b
 }
 
-var (
-	pkiOnce sync.Once
-	pkiVal  *testpki.PKI
-	pkiErr  error
-)
-
-// mustPKI returns the committed test PKI, or one generated once per test
-// binary when it is not there.
-func mustPKI(tb testing.TB) *testpki.PKI {
-	tb.Helper()
-	pkiOnce.Do(func() {
-		dir := filepath.Join("..", "..", "testdata", "pki")
-		if _, err := os.Stat(dir); err == nil {
-			pkiVal, pkiErr = testpki.Load(dir)
-			return
-		}
-		pkiVal, pkiErr = testpki.Generate(rand.Reader)
-	})
-	if pkiErr != nil {
-		tb.Fatalf("test PKI: %v", pkiErr)
-	}
-	return pkiVal
-}
+// mustPKI returns the committed test PKI.
+func mustPKI(tb testing.TB) *testpki.PKI { return testpki.Committed(tb) }
 
 type cardKey struct {
 	gen reader.Generation

@@ -1,0 +1,66 @@
+// Command varco-door is the door controller daemon: it reads CIE cards at
+// each configured door's PC/SC reader, decides from the local allowlist and
+// drives the strike relay. It runs under systemd (systemd/varco-door.service)
+// with one flag:
+//
+//	varco-door -config /etc/varco/varco-door.toml
+//
+// The configuration is described in firmware-config/README.md; examples are
+// in firmware-config/*.toml. SIGINT or SIGTERM stops it with every relay in
+// its safe state.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/varco-access/varco/controller"
+	"github.com/varco-access/varco/controller/config"
+)
+
+func main() {
+	path := flag.String("config", "/etc/varco/varco-door.toml", "configuration file (TOML)")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "varco-door: unexpected argument %q (only -config)\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	os.Exit(run(*path))
+}
+
+func run(path string) int {
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "varco-door: %v\n", err)
+		return 2
+	}
+	var h slog.Handler = slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()})
+	if cfg.Log.JSON {
+		h = slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.SlogLevel()})
+	}
+	log := slog.New(h)
+	slog.SetDefault(log)
+
+	c, err := controller.New(cfg, log)
+	if err != nil {
+		log.Error("start failed", "err", err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	runErr := c.Run(ctx)
+	if err := c.Close(); err != nil {
+		log.Error("close", "err", err)
+	}
+	if runErr != nil {
+		log.Error("stopped", "err", runErr)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

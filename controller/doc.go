@@ -1,0 +1,17 @@
+// Package controller is varco-door: the daemon of a door controller. It
+// wires the pieces in its subpackages together (ARCHITECTURE.md section 6):
+//
+//   - reader/pcsc's Monitor reads each CIE presented to a door's reader with
+//     the five-APDU door read (reader.ReadDoor);
+//   - store looks the NIS up in the door's bbolt allowlist;
+//   - decide turns grant, card proof, time, door mode and clock trust into a
+//     decision, with no I/O;
+//   - door releases the strike for a grant and watches contact and REX;
+//   - every event goes into the store's outbox with its per-door sequence
+//     number, for the sync code to deliver;
+//   - metrics, clocktrust and sdnotify report health.
+//
+// Decisions never need the network. Relays go to their safe state when a
+// door is created and again when the controller stops, is signalled or
+// panics in Run.
+package controller

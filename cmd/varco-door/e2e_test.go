@@ -56,7 +56,7 @@ func buildDaemon(t *testing.T) string {
 	return bin
 }
 
-func startDaemon(t *testing.T, bin, cfgPath string, port int) *daemon {
+func startDaemon(t *testing.T, bin, cfgPath string, port int, env ...string) *daemon {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "varco-door.log"))
 	if err != nil {
@@ -64,6 +64,7 @@ func startDaemon(t *testing.T, bin, cfgPath string, port int) *daemon {
 	}
 	cmd := exec.Command(bin, "-config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +229,28 @@ held_open_after = "2s"
 	}
 	st.Close()
 
-	d := startDaemon(t, bin, cfgPath, port)
+	// systemd's notify socket: the daemon must say READY, keep the watchdog
+	// fed and say STOPPING.
+	sockPath := filepath.Join(dir, "notify.sock")
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sockPath, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	msgs := make(chan string, 1024)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := notify.ReadFromUnix(buf)
+			if err != nil {
+				close(msgs)
+				return
+			}
+			msgs <- string(buf[:n])
+		}
+	}()
+
+	d := startDaemon(t, bin, cfgPath, port, "NOTIFY_SOCKET="+sockPath, "WATCHDOG_USEC=200000")
 	// Close the door (the fake contact starts "open").
 	d.setPin("E2E_CONTACT", "low")
 	if got := d.pin("E2E_RELAY"); got != "low" {
@@ -292,6 +314,17 @@ held_open_after = "2s"
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("varco-door did not stop on SIGTERM")
+	}
+
+	notify.Close()
+	seen := map[string]int{}
+	for m := range msgs {
+		for _, l := range strings.Split(m, "\n") {
+			seen[l]++
+		}
+	}
+	if seen["READY=1"] != 1 || seen["STOPPING=1"] != 1 || seen["WATCHDOG=1"] < 2 {
+		t.Errorf("sd_notify messages: %v; want READY=1 and STOPPING=1 once, WATCHDOG=1 repeatedly", seen)
 	}
 
 	// Every event is in the outbox, in order, with consecutive sequence numbers.

@@ -83,7 +83,11 @@ func (r *recorder) count(from int, readerName string, kind EventKind) int {
 	return n
 }
 
+// dump formats the events for a failure message. It locks: the Monitor
+// may still be emitting while a test fails.
 func (r *recorder) dump() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	var b strings.Builder
 	for i, e := range r.events {
 		fmt.Fprintf(&b, "  %3d %s %v\n", i, e.Time.Format("15:04:05.000"), e)

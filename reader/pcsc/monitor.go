@@ -133,6 +133,11 @@ type Options struct {
 	// OnEvent receives every Event, one call at a time, from the Monitor's
 	// goroutines. It must not block for long: it holds up the reader loop.
 	// Nil discards events.
+	//
+	// A read's ReadDone or ReadFailed comes after its CardPresent, but
+	// from the reader's own goroutine: a read cut short because the card
+	// or the reader went away (or pcscd did) may report before or after
+	// the CardRemoved and ReaderRemoved (or ServiceDown) that caused it.
 	OnEvent func(Event)
 
 	// Match selects the readers to watch. Nil watches every reader.

@@ -701,3 +701,41 @@ func (d *Daemon) WaitEmpty(tb testing.TB, timeout time.Duration) {
 		tb.Fatalf("pcscdtest: a card is still in %q after %v", name, timeout)
 	}
 }
+
+// Connect waits (at most 10 s) until pcscd reports a card in readerName and
+// connects to it exclusively, as a door does. It returns the card and its
+// ATR; wrap it with pcsc.NewCard. The connection is closed (card reset) when
+// tb ends.
+func Connect(tb testing.TB, readerName string) (*scard.Card, []byte) {
+	tb.Helper()
+	ctx, err := scard.EstablishContext()
+	if err != nil {
+		tb.Fatalf("pcscdtest: establish: %v", err)
+	}
+	tb.Cleanup(func() { ctx.Release() })
+	rs := []scard.ReaderState{{Reader: readerName, CurrentState: scard.StateUnaware}}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := ctx.GetStatusChange(rs, 500*time.Millisecond)
+		if err != nil && !errors.Is(err, scard.ErrTimeout) {
+			tb.Fatalf("pcscdtest: status of %q: %v", readerName, err)
+		}
+		if err == nil && rs[0].EventState&scard.StatePresent != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("pcscdtest: no card in %q after 10 s", readerName)
+		}
+		rs[0].CurrentState = rs[0].EventState &^ scard.StateChanged
+	}
+	card, err := ctx.Connect(readerName, scard.ShareExclusive, scard.ProtocolAny)
+	if err != nil {
+		tb.Fatalf("pcscdtest: connect %q: %v", readerName, err)
+	}
+	tb.Cleanup(func() { card.Disconnect(scard.ResetCard) })
+	st, err := card.Status()
+	if err != nil {
+		tb.Fatalf("pcscdtest: status %q: %v", readerName, err)
+	}
+	return card, st.Atr
+}

@@ -22,6 +22,14 @@ type Options struct {
 	// and the notice of the drop). Production configs should keep it at
 	// 1,000,000 or more.
 	OutboxCap int
+	// InitialMmapSize is the size bbolt maps at open (virtual address
+	// space, not memory). When a transaction grows the file past the
+	// map, bbolt remaps inside the commit and first copies every node
+	// the transaction touched to the heap: most of the time of a big
+	// snapshot into a small file. Set it above the expected file size
+	// (about 550 bytes per grant) to avoid that. 0, the default, lets
+	// bbolt start small and grow.
+	InitialMmapSize int
 	// NoSync skips fsync on commit: a crash of the machine (not just of
 	// the process) may lose or corrupt data. For tests and benchmarks only.
 	NoSync bool
@@ -70,8 +78,9 @@ func Open(path string, opts *Options) (*Store, error) {
 		return nil, fmt.Errorf("%w: OutboxCap %d: want 0 (unlimited) or at least 2", ErrInvalid, o.OutboxCap)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout: o.LockTimeout,
-		NoSync:  o.NoSync,
+		Timeout:         o.LockTimeout,
+		NoSync:          o.NoSync,
+		InitialMmapSize: o.InitialMmapSize,
 		// The hashmap freelist keeps commits fast when a snapshot frees
 		// hundreds of thousands of pages.
 		FreelistType: bolt.FreelistMapType,

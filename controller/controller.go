@@ -372,4 +372,3 @@ func (c *Controller) Close() error {
 	}
 	return err
 }
-

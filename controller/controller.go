@@ -49,9 +49,6 @@ type Controller struct {
 
 	units    []*unit
 	byReader map[string]*unit
-
-	// outbox errors are logged; the door keeps working.
-	appendMu sync.Mutex
 }
 
 // New opens the store, puts every relay in its safe state and prepares the
@@ -177,9 +174,7 @@ func (c *Controller) emit(ev varco.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	c.appendMu.Lock()
-	stored, err := c.store.Append(ev)
-	c.appendMu.Unlock()
+	stored, err := c.store.Append(ev) // bbolt serialises writers
 	if err != nil {
 		c.log.Error("outbox append failed", "door", ev.Door, "kind", ev.Kind, "err", err)
 		return
@@ -239,7 +234,7 @@ func (c *Controller) tap(u *unit, card reader.Transmitter) error {
 		ev.NIS = read.NIS
 	}
 	if dec.Granted {
-		released := false
+		var released bool
 		if in.Grant != nil && in.Grant.Flags.Has(varco.FlagLockdownOverride) {
 			released = u.door.GrantOverride()
 		} else {
@@ -260,10 +255,7 @@ func (c *Controller) tap(u *unit, card reader.Transmitter) error {
 	if u.door.Denied(ev.NIS, dec.Reason) {
 		c.emit(ev)
 	}
-	if rerr != nil {
-		return rerr
-	}
-	return nil
+	return rerr
 }
 
 // Run serves the doors until ctx ends: the reader loop, the metrics (and

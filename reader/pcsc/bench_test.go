@@ -74,10 +74,10 @@ func BenchmarkCIERead(b *testing.B) {
 		b.Fatalf("establish PC/SC context: %v", err)
 	}
 	defer sctx.Release()
-	card := benchConnect(b, sctx, names[0])
-	defer card.Close(scard.ResetCard)
-	quirkyCard := benchConnect(b, sctx, names[1])
-	defer quirkyCard.Close(scard.ResetCard)
+	h, atr := pcscdtest.Connect(b, names[0])
+	card := pcsc.NewCard(h, names[0], atr)
+	h, atr = pcscdtest.Connect(b, names[1])
+	quirkyCard := pcsc.NewCard(h, names[1], atr)
 
 	var results []benchResult
 	run := func(name string, f func(b *testing.B) benchResult) {
@@ -233,22 +233,6 @@ func benchWaitState(b *testing.B, ctx *scard.Context, readerName string, present
 	}
 }
 
-// benchConnect waits for a card in readerName and connects to it, exclusively
-// as the door does.
-func benchConnect(b *testing.B, ctx *scard.Context, readerName string) *pcsc.Card {
-	b.Helper()
-	benchWaitState(b, ctx, readerName, true)
-	h, err := ctx.Connect(readerName, scard.ShareExclusive, scard.ProtocolAny)
-	if err != nil {
-		b.Fatalf("connect %q: %v", readerName, err)
-	}
-	st, err := h.Status()
-	if err != nil {
-		h.Disconnect(scard.ResetCard)
-		b.Fatalf("status %q: %v", readerName, err)
-	}
-	return pcsc.NewCard(h, readerName, st.Atr)
-}
 
 func benchCheckDoor(vc *virtcie.Card, r *reader.DoorRead, full bool) error {
 	if r.NIS != vc.NIS() {

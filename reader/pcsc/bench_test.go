@@ -233,7 +233,6 @@ func benchWaitState(b *testing.B, ctx *scard.Context, readerName string, present
 	}
 }
 
-
 func benchCheckDoor(vc *virtcie.Card, r *reader.DoorRead, full bool) error {
 	if r.NIS != vc.NIS() {
 		return fmt.Errorf("NIS %q, want %q", r.NIS, vc.NIS())

@@ -5,6 +5,15 @@
 //
 //	varco-door -config /etc/varco/varco-door.toml
 //
+// An installer can seed a door that has no network yet with an allowlist
+// file (a store.Snapshot in JSON: door, rev, grants, schedules, holidays)
+// while the daemon is stopped:
+//
+//	varco-door -config /etc/varco/varco-door.toml -import allowlist.json
+//
+// The file is applied in one transaction: a crash leaves the old or the
+// new allowlist, never a mix.
+//
 // The configuration is described in firmware-config/README.md; examples are
 // in firmware-config/*.toml. SIGINT or SIGTERM stops it with every relay in
 // its safe state.
@@ -25,15 +34,16 @@ import (
 
 func main() {
 	path := flag.String("config", "/etc/varco/varco-door.toml", "configuration file (TOML)")
+	imp := flag.String("import", "", "apply this allowlist file (JSON snapshot) to the store and exit")
 	flag.Parse()
 	if flag.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "varco-door: unexpected argument %q (only -config)\n", flag.Arg(0))
+		fmt.Fprintf(os.Stderr, "varco-door: unexpected argument %q (flags: -config, -import)\n", flag.Arg(0))
 		os.Exit(2)
 	}
-	os.Exit(run(*path))
+	os.Exit(run(*path, *imp))
 }
 
-func run(path string) int {
+func run(path, imp string) int {
 	cfg, err := config.Load(path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "varco-door: %v\n", err)
@@ -45,6 +55,15 @@ func run(path string) int {
 	}
 	log := slog.New(h)
 	slog.SetDefault(log)
+
+	if imp != "" {
+		if err := importSnapshot(&cfg, imp, log); err != nil {
+			log.Error("import failed", "err", err)
+			return 1
+		}
+		log.Info("allowlist imported", "file", imp)
+		return 0
+	}
 
 	c, err := controller.New(cfg, log)
 	if err != nil {

@@ -31,13 +31,13 @@ type Delta struct {
 
 // Snapshot is one door's complete allowlist at Rev.
 type Snapshot struct {
-	Door   string
-	Rev    uint64
-	Grants []varco.Grant
+	Door   string        `json:"door"`
+	Rev    uint64        `json:"rev"`
+	Grants []varco.Grant `json:"grants"`
 	// Schedules are upserted (other doors may use others); Holidays
 	// replace all holidays.
-	Schedules []varco.Schedule
-	Holidays  []varco.Holiday
+	Schedules []varco.Schedule `json:"schedules,omitempty"`
+	Holidays  []varco.Holiday  `json:"holidays,omitempty"`
 }
 
 // encoded is a validated grant ready to Put.

@@ -11,7 +11,7 @@ export GOFLAGS := -buildvcs=false
 GO        ?= go
 BIN       := bin
 PKGS_TEST := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 util-linux
-PKGS_RUN  := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2
+PKGS_RUN  := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 curl
 PKGS_CROSS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
 	libpcsclite-dev:arm64 libpcsclite-dev:armhf pkg-config qemu-user file
 FUZZTIME  ?= 10s
@@ -31,9 +31,9 @@ build: go-check ## build the binaries into bin/
 	@.ci/deps.sh libpcsclite-dev
 	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
 
-run: build ## the demo: pcscd, a virtual CIE on vpcd, and a verified read
+run: build ## the demo: virtual CIEs read and verified, then varco-door deciding taps at two virtual doors
 	@.ci/deps.sh $(PKGS_RUN)
-	@.ci/with-pcscd.sh .ci/demo.sh $(BIN)/varco
+	@.ci/with-pcscd.sh .ci/demo.sh $(BIN)
 
 test: go-check ## install what tests need, start pcscd if needed, vet, run every test with -race
 	@.ci/deps.sh $(PKGS_TEST)

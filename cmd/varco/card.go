@@ -4,10 +4,15 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
+	"github.com/varco-access/varco"
+	"github.com/varco-access/varco/controller/store"
 	"github.com/varco-access/varco/reader"
 	"github.com/varco-access/varco/reader/testpki"
 	"github.com/varco-access/varco/reader/virtcie"
@@ -148,5 +153,45 @@ func cardServe(e *env, args []string) error {
 	if err != nil && !errors.Is(err, e.ctx.Err()) {
 		return err
 	}
+	return nil
+}
+
+// cardAllowlist writes a door allowlist file (the JSON snapshot that
+// `varco-door -import` applies) granting the given virtual cards at any
+// time: a door's allowlist without an admin server, for demos and bench
+// setups.
+func cardAllowlist(e *env, args []string) error {
+	fs := e.newFlags("card allowlist", "--door ID [--rev N] -out FILE CARD-FILE...")
+	door := fs.String("door", "", "door id, as in the controller's [[doors]] id")
+	rev := fs.Uint64("rev", 1, "allowlist revision (must be above the door's current one)")
+	out := fs.String("out", "", "allowlist file to write")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *door == "" || *out == "" || fs.NArg() == 0 || *rev == 0 {
+		fs.Usage()
+		return fmt.Errorf("%w: --door, -out, a --rev of at least 1 and one or more card files are required", errUsage)
+	}
+	snap := store.Snapshot{Door: *door, Rev: *rev}
+	for _, path := range fs.Args() {
+		c, err := virtcie.Load(path)
+		if err != nil {
+			return err
+		}
+		name := strings.TrimSuffix(filepath.Base(path), filepath.Ext(path))
+		g := varco.Grant{NIS: c.NIS(), PersonID: name, DisplayName: name, PublicKey: c.KeyFileTLV(), Flags: varco.FlagAlways}
+		if err := g.Validate(); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		snap.Grants = append(snap.Grants, g)
+	}
+	b, err := json.MarshalIndent(snap, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(b, '\n'), 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: door %s, rev %d, %d grants\n", *out, *door, *rev, len(snap.Grants))
 	return nil
 }

@@ -7,6 +7,7 @@
 //	varco card pki -out DIR
 //	varco card new --nis N --gen 2016|2022 [--negative NAME] [--quirks LIST] -out FILE
 //	varco card serve --card FILE [--vpcd ADDR] [--quirks LIST]
+//	varco card allowlist --door ID [--rev N] -out FILE CARD-FILE...
 //	varco cie read [--reader NAME] [--full] [--csca DIR] [--json]
 //	varco cie verify-sod --csca DIR [--nis N] [--pubkey FILE] [--json] FILE
 //
@@ -61,6 +62,7 @@ func commands() []command {
 		{"card pki", "generate a test PKI (CSCA, document signers, rogue CSCA)", cardPKI},
 		{"card new", "create a virtual CIE card file", cardNew},
 		{"card serve", "connect a virtual CIE to pcscd's vpcd reader", cardServe},
+		{"card allowlist", "write a door allowlist file granting virtual cards", cardAllowlist},
 		{"cie read", "read a CIE from a PC/SC reader and verify it", cieRead},
 		{"cie verify-sod", "passive authentication of an EF.SOD file", cieVerifySOD},
 	}

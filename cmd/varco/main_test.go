@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/varco-access/varco"
+	"github.com/varco-access/varco/controller/store"
+	"github.com/varco-access/varco/reader/virtcie"
 )
 
 // runCLI runs the command line args in-process and returns its exit code,
@@ -157,5 +161,58 @@ func TestCardPKIAndNew(t *testing.T) {
 	}
 	if code, _, _ := runCLI(t, ctx, "cie", "verify-sod", "--csca", pkiDir+"/trusted", sod); code != exitFail {
 		t.Errorf("new card's SOD verified against another PKI")
+	}
+}
+
+func TestCardAllowlist(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var cards []string
+	for _, nis := range []string{"000000000101", "000000000102"} {
+		p := filepath.Join(dir, "p"+nis[9:]+".json")
+		if code, _, errs := runCLI(t, ctx, "card", "new", "--nis", nis, "--pki", pkiDir, "-out", p); code != exitOK {
+			t.Fatalf("card new: %s", errs)
+		}
+		cards = append(cards, p)
+	}
+	out := filepath.Join(dir, "allow.json")
+	code, stdout, errs := runCLI(t, ctx, append([]string{"card", "allowlist", "--door", "d1", "--rev", "7", "-out", out}, cards...)...)
+	if code != exitOK {
+		t.Fatalf("card allowlist: %s", errs)
+	}
+	if !strings.Contains(stdout, "door d1, rev 7, 2 grants") {
+		t.Errorf("stdout %q", stdout)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap store.Snapshot
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Door != "d1" || snap.Rev != 7 || len(snap.Grants) != 2 {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	for i, g := range snap.Grants {
+		c, err := virtcie.Load(cards[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.NIS != c.NIS() || !bytes.Equal(g.PublicKey, c.KeyFileTLV()) || g.Flags != varco.FlagAlways || g.PersonID != "p"+c.NIS()[9:] {
+			t.Errorf("grant %d = %+v, card NIS %s", i, g, c.NIS())
+		}
+	}
+	for _, args := range [][]string{
+		{"card", "allowlist", "--door", "d1", "-out", out},                         // no cards
+		{"card", "allowlist", "-out", out, cards[0]},                               // no door
+		{"card", "allowlist", "--door", "d1", "--rev", "0", "-out", out, cards[0]}, // rev 0
+	} {
+		if code, _, _ := runCLI(t, ctx, args...); code != exitUsage {
+			t.Errorf("%v: exit %d, want %d", args, code, exitUsage)
+		}
+	}
+	if code, _, errs := runCLI(t, ctx, "card", "allowlist", "--door", "d1", "-out", out, filepath.Join(dir, "nope.json")); code != exitFail || !strings.Contains(errs, "nope.json") {
+		t.Errorf("missing card file: exit %d, %s", code, errs)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,6 +78,11 @@ func Open(path string, opts *Options) (*Store, error) {
 	}
 	if o.OutboxCap < 0 || o.OutboxCap == 1 {
 		return nil, fmt.Errorf("%w: OutboxCap %d: want 0 (unlimited) or at least 2", ErrInvalid, o.OutboxCap)
+	}
+	// A first start creates the state directory (systemd's
+	// StateDirectory does it too, with the same mode).
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{
 		Timeout:         o.LockTimeout,

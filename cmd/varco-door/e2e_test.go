@@ -29,14 +29,14 @@ func TestMain(m *testing.M) { pcscdtest.Main(m) }
 
 // daemon is a varco-door process under test.
 type daemon struct {
-	t    *testing.T
+	t    testing.TB
 	cmd  *exec.Cmd
 	base string // http://addr
 	done chan error
 	log  *os.File
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -46,7 +46,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func buildDaemon(t *testing.T) string {
+func buildDaemon(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "varco-door")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
@@ -56,7 +56,7 @@ func buildDaemon(t *testing.T) string {
 	return bin
 }
 
-func startDaemon(t *testing.T, bin, cfgPath string, port int, env ...string) *daemon {
+func startDaemon(t testing.TB, bin, cfgPath string, port int, env ...string) *daemon {
 	t.Helper()
 	logf, err := os.Create(filepath.Join(t.TempDir(), "varco-door.log"))
 	if err != nil {

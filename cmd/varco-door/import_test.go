@@ -21,7 +21,7 @@ import (
 
 // importConfig writes a controller config for the import tests; the
 // reader is never opened by -import.
-func importConfig(t *testing.T, dir string) string {
+func importConfig(t testing.TB, dir string) string {
 	t.Helper()
 	p := filepath.Join(dir, "varco-door.toml")
 	cfg := fmt.Sprintf(`controller_id = "imp"
@@ -50,14 +50,15 @@ relay_pin = "IMP_RELAY"
 }
 
 // writeSnapshot writes an allowlist file of n grants with NIS first..
-// first+n-1, all holding key.
-func writeSnapshot(t *testing.T, path string, rev uint64, first, n int, key []byte) {
+// first+n-1, all holding key, open Monday 08:00-18:00 (or at any time
+// with flags varco.FlagAlways).
+func writeSnapshot(t testing.TB, path string, rev uint64, first, n int, key []byte, flags varco.Flags) {
 	t.Helper()
 	snap := store.Snapshot{Door: "front", Rev: rev, Grants: make([]varco.Grant, n),
 		Schedules: []varco.Schedule{{ID: "office", Days: [7][]varco.Window{1: {{Start: 480, End: 1080}}}}}}
 	for i := range snap.Grants {
 		snap.Grants[i] = varco.Grant{NIS: fmt.Sprintf("%012d", first+i), PersonID: fmt.Sprint(first + i),
-			DisplayName: "Nome Cognome", PublicKey: key, ScheduleIDs: []string{"office"}}
+			DisplayName: "Nome Cognome", PublicKey: key, ScheduleIDs: []string{"office"}, Flags: flags}
 	}
 	f, err := os.Create(path)
 	if err != nil {
@@ -93,7 +94,7 @@ func waitApplying(t *testing.T, cmd *exec.Cmd, sc *bufio.Scanner) {
 	t.Fatal("the import never started applying")
 }
 
-func runImport(t *testing.T, bin, cfg, file string) (string, error) {
+func runImport(t testing.TB, bin, cfg, file string) (string, error) {
 	t.Helper()
 	out, err := exec.Command(bin, "-config", cfg, "-import", file).CombinedOutput()
 	return string(out), err
@@ -183,8 +184,8 @@ func TestImportKill9(t *testing.T) {
 	key := card.KeyFileTLV()
 	const oldFirst, oldN, newFirst, newN = 1, 1000, 500_000_000_000, 200_000
 	small, big := filepath.Join(dir, "rev1.json"), filepath.Join(dir, "rev2.json")
-	writeSnapshot(t, small, 1, oldFirst, oldN, key)
-	writeSnapshot(t, big, 2, newFirst, newN, key)
+	writeSnapshot(t, small, 1, oldFirst, oldN, key, 0)
+	writeSnapshot(t, big, 2, newFirst, newN, key, 0)
 	if out, err := runImport(t, bin, cfg, small); err != nil {
 		t.Fatalf("import rev 1: %v\n%s", err, out)
 	}

@@ -1,0 +1,198 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/varco-access/varco"
+	"github.com/varco-access/varco/admin"
+)
+
+type (
+	doorStatus struct {
+		Door admin.Door `json:"door"`
+		// LastEvent is the door's newest event, if any.
+		LastEvent *admin.Event `json:"last_event,omitempty"`
+	}
+	// accessEntry is one line of "who can open this door".
+	accessEntry struct {
+		PersonID    string      `json:"person_id"`
+		DisplayName string      `json:"display_name"`
+		NIS         string      `json:"nis"`
+		ScheduleIDs []string    `json:"schedule_ids,omitempty"`
+		Always      bool        `json:"always"`
+		Lockdown    bool        `json:"lockdown_override"`
+		Flags       varco.Flags `json:"flags"`
+	}
+	doorAccess struct {
+		DoorID    int64            `json:"door_id"`
+		Revision  int64            `json:"revision"`
+		Grants    []accessEntry    `json:"grants"`
+		Schedules []varco.Schedule `json:"schedules"`
+	}
+)
+
+func (a *API) listDoors(c *gin.Context) {
+	site := int64(0)
+	if s := c.Query("site_id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			fail(c, &admin.ValidationError{Fields: map[string]string{"site_id": "not an id"}})
+			return
+		}
+		site = id
+	}
+	list(func(ctx context.Context) ([]admin.Door, error) { return a.store.ListDoors(ctx, site) })(c)
+}
+
+func (a *API) listHolidays(c *gin.Context) {
+	site := int64(0)
+	if s := c.Query("site_id"); s != "" {
+		id, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || id <= 0 {
+			fail(c, &admin.ValidationError{Fields: map[string]string{"site_id": "not an id"}})
+			return
+		}
+		site = id
+	}
+	list(func(ctx context.Context) ([]admin.Holiday, error) { return a.store.ListHolidays(ctx, site) })(c)
+}
+
+// updateDoor replaces a door's fields but keeps its mode: changing the
+// mode is door control, a different permission (PUT /doors/{id}/mode).
+func (a *API) updateDoor(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var d admin.Door
+	if err := bindJSON(c, &d); err != nil {
+		fail(c, err)
+		return
+	}
+	cur, err := a.store.GetDoor(c, id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if d.Mode != "" && d.Mode != cur.Mode {
+		fail(c, &admin.ValidationError{Fields: map[string]string{"mode": "set the mode with PUT /doors/{id}/mode"}})
+		return
+	}
+	d.ID, d.Mode = id, cur.Mode
+	if err := a.store.UpdateDoor(c, actor(c), &d); err != nil {
+		fail(c, err)
+		return
+	}
+	if d, err = a.store.GetDoor(c, id); err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+func (a *API) setDoorMode(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	var b modeBody
+	if err := bindJSON(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	if !admin.ValidMode(varco.DoorMode(b.Mode)) {
+		fail(c, &admin.ValidationError{Fields: map[string]string{"mode": "must be normal, lockdown, unlocked_schedule or unlocked_command"}})
+		return
+	}
+	if err := a.store.SetDoorMode(c, actor(c), id, varco.DoorMode(b.Mode)); err != nil {
+		fail(c, err)
+		return
+	}
+	d, err := a.store.GetDoor(c, id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+func (a *API) doorStatus(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	d, err := a.store.GetDoor(c, id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	st := doorStatus{Door: d}
+	evs, _, err := a.store.SearchEvents(c, admin.EventFilter{DoorID: id, Limit: 1})
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if len(evs) > 0 {
+		st.LastEvent = &evs[0]
+	}
+	c.JSON(http.StatusOK, st)
+}
+
+func (a *API) doorAccess(c *gin.Context) {
+	id, err := idParam(c, "id")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	v, err := a.store.DoorView(c, id)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	out := doorAccess{DoorID: v.DoorID, Revision: v.Revision, Grants: make([]accessEntry, 0, len(v.Grants)), Schedules: v.Schedules}
+	if out.Schedules == nil {
+		out.Schedules = []varco.Schedule{}
+	}
+	for _, g := range v.Grants {
+		out.Grants = append(out.Grants, accessEntry{PersonID: g.PersonID, DisplayName: g.DisplayName, NIS: g.NIS,
+			ScheduleIDs: g.ScheduleIDs, Always: g.Flags.Has(varco.FlagAlways), Lockdown: g.Flags.Has(varco.FlagLockdownOverride), Flags: g.Flags})
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// members changes a group's people or doors and answers the group.
+func (a *API) members(fn func(context.Context, admin.Actor, int64, ...int64) error) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := idParam(c, "id")
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		var b idsBody
+		if err := bindJSON(c, &b); err != nil {
+			fail(c, err)
+			return
+		}
+		if len(b.IDs) == 0 {
+			fail(c, &admin.ValidationError{Fields: map[string]string{"ids": "at least one id"}})
+			return
+		}
+		if err := fn(c, actor(c), id, b.IDs...); err != nil {
+			fail(c, err)
+			return
+		}
+		g, err := a.store.GetGroup(c, id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusOK, g)
+	}
+}

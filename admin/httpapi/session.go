@@ -1,0 +1,232 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/varco-access/varco/admin"
+	"github.com/varco-access/varco/admin/auth"
+)
+
+type (
+	loginBody struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	meResp struct {
+		UserID      int64             `json:"user_id"`
+		Username    string            `json:"username"`
+		Role        auth.Role         `json:"role"`
+		Via         string            `json:"via"`
+		Permissions []auth.Permission `json:"permissions"`
+		// CSRFToken goes in X-CSRF-Token on every write of the session.
+		CSRFToken string `json:"csrf_token,omitempty"`
+	}
+	passwordBody struct {
+		Current string `json:"current"`
+		New     string `json:"new"`
+	}
+)
+
+// resolver looks sessions and tokens up in the store.
+type resolver struct{ a *API }
+
+var _ auth.Resolver = resolver{}
+
+func (r resolver) SessionPrincipal(ctx context.Context, hash string) (auth.Principal, error) {
+	s, err := r.a.store.GetSession(ctx, hash, r.a.opt.Now())
+	if errors.Is(err, admin.ErrNotFound) {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	} else if err != nil {
+		return auth.Principal{}, err
+	}
+	u, err := r.a.store.GetUser(ctx, s.UserID)
+	if errors.Is(err, admin.ErrNotFound) || err == nil && u.Disabled {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	} else if err != nil {
+		return auth.Principal{}, err
+	}
+	role, err := auth.ParseRole(u.Role)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	return auth.Principal{UserID: u.ID, Username: u.Username, Role: role}, nil
+}
+
+func (r resolver) TokenPrincipal(ctx context.Context, hash string) (auth.Principal, error) {
+	t, err := r.a.store.GetAPITokenByHash(ctx, hash)
+	if errors.Is(err, admin.ErrNotFound) {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	} else if err != nil {
+		return auth.Principal{}, err
+	}
+	now := r.a.opt.Now()
+	if t.RevokedAt != nil || t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
+		return auth.Principal{}, auth.ErrUnauthenticated
+	}
+	u, err := r.a.store.GetUser(ctx, t.UserID)
+	if errors.Is(err, admin.ErrNotFound) || err == nil && u.Disabled {
+		// A token dies with its creator's account.
+		return auth.Principal{}, auth.ErrUnauthenticated
+	} else if err != nil {
+		return auth.Principal{}, err
+	}
+	role, err := auth.ParseRole(t.Role)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	// Record use at most once a minute: it is a write per request.
+	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
+		if err := r.a.store.TouchAPIToken(ctx, t.ID, now); err != nil {
+			r.a.log.Warn("api token: record use", "token", t.ID, "err", err)
+		}
+	}
+	return auth.Principal{UserID: t.UserID, Username: t.Name, Role: role, TokenID: t.ID}, nil
+}
+
+func (a *API) login(c *gin.Context) {
+	// A cross-site form must not log the browser into our site (login
+	// CSRF): there is no session yet to bind a token to.
+	if !auth.SameOrigin(c.Request) {
+		fail(c, fmt.Errorf("%w: cross-origin login", auth.ErrCSRF))
+		return
+	}
+	var b loginBody
+	if err := bindJSON(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	keys := []string{"user:" + b.Username, "ip:" + c.ClientIP()}
+	for _, k := range keys {
+		if ok, retry := a.opt.Limiter.Allow(k); !ok {
+			c.Header("Retry-After", fmt.Sprint(int(retry.Seconds()+0.999)))
+			c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": auth.ErrRateLimited.Error(), "retry_after_seconds": int(retry.Seconds() + 0.999)})
+			return
+		}
+	}
+	u, err := a.store.GetUserByUsername(c, b.Username)
+	hash := u.PasswordHash
+	if err != nil {
+		if !errors.Is(err, admin.ErrNotFound) {
+			fail(c, err)
+			return
+		}
+		hash = a.dummyHash
+	}
+	ok, rehash, verr := auth.VerifyPassword(hash, b.Password)
+	if err != nil || verr != nil || !ok || u.Disabled {
+		if verr != nil && err == nil {
+			a.log.Error("login: stored password hash unusable", "user", u.Username, "err", verr)
+		}
+		for _, k := range keys {
+			a.opt.Limiter.Failure(k)
+		}
+		fail(c, auth.ErrBadPassword)
+		return
+	}
+	// Only the username's failures are forgiven: clearing the address's
+	// too would let anyone with one account reset a guessing run.
+	a.opt.Limiter.Success(keys[0])
+	act := admin.Actor{Name: u.Username}
+	if rehash {
+		if h, err := a.opt.Password.Hash(b.Password); err == nil {
+			if err := a.store.SetUserPassword(c, act, u.ID, h); err != nil {
+				a.log.Warn("login: rehash password", "user", u.Username, "err", err)
+			}
+		}
+	}
+	plain, idHash, err := auth.NewSecret("")
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	now := a.opt.Now()
+	if err := a.store.CreateSession(c, act, admin.Session{IDHash: idHash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(a.opt.SessionTTL)}); err != nil {
+		fail(c, err)
+		return
+	}
+	auth.SetSessionCookie(c, SessionCookie, plain, a.opt.SessionTTL, a.opt.Secure)
+	role, _ := auth.ParseRole(u.Role)
+	c.JSON(http.StatusOK, a.meOf(auth.Principal{UserID: u.ID, Username: u.Username, Role: role, Via: auth.ViaSession, SessionID: plain}))
+}
+
+func (a *API) meOf(p auth.Principal) meResp {
+	r := meResp{UserID: p.UserID, Username: p.Username, Role: p.Role, Via: p.Via, Permissions: []auth.Permission{}}
+	for _, perm := range auth.Permissions() {
+		if p.Role.Can(perm) {
+			r.Permissions = append(r.Permissions, perm)
+		}
+	}
+	if p.Via == auth.ViaSession {
+		r.CSRFToken = a.csrf.Token(p.SessionID)
+	}
+	return r
+}
+
+func (a *API) me(c *gin.Context) {
+	p, _ := auth.PrincipalFrom(c)
+	c.JSON(http.StatusOK, a.meOf(p))
+}
+
+func (a *API) logout(c *gin.Context) {
+	p, _ := auth.PrincipalFrom(c)
+	if p.Via != auth.ViaSession {
+		fail(c, &badRequest{"logout ends a browser session; revoke an API token with DELETE /tokens/{id}"})
+		return
+	}
+	if err := a.store.DeleteSession(c, actor(c), auth.HashSecret(p.SessionID)); err != nil && !errors.Is(err, admin.ErrNotFound) {
+		fail(c, err)
+		return
+	}
+	auth.ClearSessionCookie(c, SessionCookie, a.opt.Secure)
+	c.Status(http.StatusNoContent)
+}
+
+func (a *API) changePassword(c *gin.Context) {
+	p, _ := auth.PrincipalFrom(c)
+	if p.Via != auth.ViaSession {
+		fail(c, &badRequest{"an API token cannot change a password"})
+		return
+	}
+	var b passwordBody
+	if err := bindJSON(c, &b); err != nil {
+		fail(c, err)
+		return
+	}
+	u, err := a.store.GetUser(c, p.UserID)
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	if ok, _, err := auth.VerifyPassword(u.PasswordHash, b.Current); err != nil || !ok {
+		fail(c, &admin.ValidationError{Fields: map[string]string{"current": "wrong password"}})
+		return
+	}
+	if err := a.setPassword(c, u.ID, b.New, "new"); err != nil {
+		fail(c, err)
+		return
+	}
+	c.Status(http.StatusNoContent)
+}
+
+// setPassword checks the policy, stores the hash and ends the user's
+// sessions (the caller's too).
+func (a *API) setPassword(c *gin.Context, id int64, pw, field string) error {
+	if err := auth.CheckPasswordPolicy(pw); err != nil {
+		return &admin.ValidationError{Fields: map[string]string{field: err.Error()}}
+	}
+	h, err := a.opt.Password.Hash(pw)
+	if err != nil {
+		return err
+	}
+	if err := a.store.SetUserPassword(c, actor(c), id, h); err != nil {
+		return err
+	}
+	_, err = a.store.DeleteUserSessions(c, actor(c), id)
+	return err
+}

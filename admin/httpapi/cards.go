@@ -72,7 +72,7 @@ func (a *API) enrol(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := a.store.CreateCard(c, actor(c), &card); err != nil {
+	if err := a.store.CreateCard(c.Request.Context(), actor(c), &card); err != nil {
 		fail(c, err)
 		return
 	}
@@ -85,7 +85,7 @@ func (a *API) replaceCard(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	old, err := a.store.GetCard(c, id)
+	old, err := a.store.GetCard(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -105,7 +105,7 @@ func (a *API) replaceCard(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := a.store.ReplaceCard(c, actor(c), id, &card); err != nil {
+	if err := a.store.ReplaceCard(c.Request.Context(), actor(c), id, &card); err != nil {
 		fail(c, err)
 		return
 	}
@@ -118,7 +118,7 @@ func (a *API) findCard(c *gin.Context) {
 		fail(c, &admin.ValidationError{Fields: map[string]string{"nis": "must be 12 digits"}})
 		return
 	}
-	card, err := a.store.GetCardByNIS(c, nis)
+	card, err := a.store.GetCardByNIS(c.Request.Context(), nis)
 	if errors.Is(err, admin.ErrNotFound) {
 		c.JSON(http.StatusOK, []admin.Card{})
 		return
@@ -135,7 +135,7 @@ func (a *API) getCard(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	card, err := a.store.GetCard(c, id)
+	card, err := a.store.GetCard(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -158,7 +158,7 @@ func (a *API) setCardStatus(c *gin.Context) {
 		fail(c, &admin.ValidationError{Fields: map[string]string{"status": "must be active, suspended or revoked"}})
 		return
 	}
-	if err := a.store.SetCardStatus(c, actor(c), id, b.Status); err != nil {
+	if err := a.store.SetCardStatus(c.Request.Context(), actor(c), id, b.Status); err != nil {
 		fail(c, err)
 		return
 	}
@@ -171,7 +171,7 @@ func (a *API) deleteCard(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := a.store.DeleteCard(c, actor(c), id); err != nil {
+	if err := a.store.DeleteCard(c.Request.Context(), actor(c), id); err != nil {
 		fail(c, err)
 		return
 	}

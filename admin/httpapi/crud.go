@@ -28,7 +28,7 @@ func (h crud[T]) create(c *gin.Context) {
 		return
 	}
 	h.setID(&v, 0)
-	if err := h.doCreate(c, actor(c), &v); err != nil {
+	if err := h.doCreate(c.Request.Context(), actor(c), &v); err != nil {
 		fail(c, err)
 		return
 	}
@@ -41,7 +41,7 @@ func (h crud[T]) get(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	v, err := h.read(c, id)
+	v, err := h.read(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -61,11 +61,11 @@ func (h crud[T]) update(c *gin.Context) {
 		return
 	}
 	h.setID(&v, id)
-	if err := h.doUpdate(c, actor(c), &v); err != nil {
+	if err := h.doUpdate(c.Request.Context(), actor(c), &v); err != nil {
 		fail(c, err)
 		return
 	}
-	if v, err = h.read(c, id); err != nil {
+	if v, err = h.read(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -78,7 +78,7 @@ func (h crud[T]) delete(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := h.remove(c, actor(c), id); err != nil {
+	if err := h.remove(c.Request.Context(), actor(c), id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -88,7 +88,7 @@ func (h crud[T]) delete(c *gin.Context) {
 // list serves a whole list.
 func list[T any](fn func(context.Context) ([]T, error)) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		vs, err := fn(c)
+		vs, err := fn(c.Request.Context())
 		if err != nil {
 			fail(c, err)
 			return

@@ -74,7 +74,7 @@ func (a *API) updateDoor(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	cur, err := a.store.GetDoor(c, id)
+	cur, err := a.store.GetDoor(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -84,11 +84,11 @@ func (a *API) updateDoor(c *gin.Context) {
 		return
 	}
 	d.ID, d.Mode = id, cur.Mode
-	if err := a.store.UpdateDoor(c, actor(c), &d); err != nil {
+	if err := a.store.UpdateDoor(c.Request.Context(), actor(c), &d); err != nil {
 		fail(c, err)
 		return
 	}
-	if d, err = a.store.GetDoor(c, id); err != nil {
+	if d, err = a.store.GetDoor(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -110,11 +110,11 @@ func (a *API) setDoorMode(c *gin.Context) {
 		fail(c, &admin.ValidationError{Fields: map[string]string{"mode": "must be normal, lockdown, unlocked_schedule or unlocked_command"}})
 		return
 	}
-	if err := a.store.SetDoorMode(c, actor(c), id, varco.DoorMode(b.Mode)); err != nil {
+	if err := a.store.SetDoorMode(c.Request.Context(), actor(c), id, varco.DoorMode(b.Mode)); err != nil {
 		fail(c, err)
 		return
 	}
-	d, err := a.store.GetDoor(c, id)
+	d, err := a.store.GetDoor(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -128,13 +128,13 @@ func (a *API) doorStatus(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	d, err := a.store.GetDoor(c, id)
+	d, err := a.store.GetDoor(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
 	}
 	st := doorStatus{Door: d}
-	evs, _, err := a.store.SearchEvents(c, admin.EventFilter{DoorID: id, Limit: 1})
+	evs, _, err := a.store.SearchEvents(c.Request.Context(), admin.EventFilter{DoorID: id, Limit: 1})
 	if err != nil {
 		fail(c, err)
 		return
@@ -151,7 +151,7 @@ func (a *API) doorAccess(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	v, err := a.store.DoorView(c, id)
+	v, err := a.store.DoorView(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -184,11 +184,11 @@ func (a *API) members(fn func(context.Context, admin.Actor, int64, ...int64) err
 			fail(c, &admin.ValidationError{Fields: map[string]string{"ids": "at least one id"}})
 			return
 		}
-		if err := fn(c, actor(c), id, b.IDs...); err != nil {
+		if err := fn(c.Request.Context(), actor(c), id, b.IDs...); err != nil {
 			fail(c, err)
 			return
 		}
-		g, err := a.store.GetGroup(c, id)
+		g, err := a.store.GetGroup(c.Request.Context(), id)
 		if err != nil {
 			fail(c, err)
 			return

@@ -109,7 +109,7 @@ func (a *API) searchEvents(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	evs, next, err := a.store.SearchEvents(c, f)
+	evs, next, err := a.store.SearchEvents(c.Request.Context(), f)
 	if err != nil {
 		fail(c, err)
 		return
@@ -132,7 +132,7 @@ func (a *API) exportEvents(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	doors, err := a.store.ListDoors(c, 0)
+	doors, err := a.store.ListDoors(c.Request.Context(), 0)
 	if err != nil {
 		fail(c, err)
 		return
@@ -147,7 +147,7 @@ func (a *API) exportEvents(c *gin.Context) {
 	w.Write([]string{"time", "door_id", "door", "seq", "kind", "reason", "nis", "person_id", "clock_trusted", "detail"})
 	f.Limit = 1000
 	for {
-		evs, next, err := a.store.SearchEvents(c, f)
+		evs, next, err := a.store.SearchEvents(c.Request.Context(), f)
 		if err != nil {
 			a.log.Error("events export", "err", err)
 			c.Abort()
@@ -182,7 +182,7 @@ func (a *API) listAudit(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	es, err := a.store.ListAudit(c, f)
+	es, err := a.store.ListAudit(c.Request.Context(), f)
 	if err != nil {
 		fail(c, err)
 		return

@@ -58,12 +58,12 @@ func (a *API) listPeople(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	ps, err := a.store.ListPeople(c, f)
+	ps, err := a.store.ListPeople(c.Request.Context(), f)
 	if err != nil {
 		fail(c, err)
 		return
 	}
-	n, err := a.store.CountPeople(c, f)
+	n, err := a.store.CountPeople(c.Request.Context(), f)
 	if err != nil {
 		fail(c, err)
 		return
@@ -80,7 +80,7 @@ func (a *API) personCards(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if _, err := a.store.GetPerson(c, id); err != nil {
+	if _, err := a.store.GetPerson(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -93,7 +93,7 @@ func (a *API) personGroups(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if _, err := a.store.GetPerson(c, id); err != nil {
+	if _, err := a.store.GetPerson(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -278,7 +278,7 @@ func (a *API) importPeople(c *gin.Context) {
 	}
 	res := importResult{DryRun: dry, Rows: len(people)}
 	if !dry {
-		if res.Created, res.Updated, err = a.store.ImportPeople(c, actor(c), people); err != nil {
+		if res.Created, res.Updated, err = a.store.ImportPeople(c.Request.Context(), actor(c), people); err != nil {
 			fail(c, err)
 			return
 		}
@@ -298,7 +298,7 @@ func (a *API) exportPeople(c *gin.Context) {
 	w.Write(personColumns)
 	f.Offset, f.Limit = 0, 1000
 	for {
-		ps, err := a.store.ListPeople(c, f)
+		ps, err := a.store.ListPeople(c.Request.Context(), f)
 		if err != nil {
 			// Headers are gone: end the stream; the client sees a
 			// truncated file and the log says why.

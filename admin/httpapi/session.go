@@ -109,7 +109,7 @@ func (a *API) login(c *gin.Context) {
 			return
 		}
 	}
-	u, err := a.store.GetUserByUsername(c, b.Username)
+	u, err := a.store.GetUserByUsername(c.Request.Context(), b.Username)
 	hash := u.PasswordHash
 	if err != nil {
 		if !errors.Is(err, admin.ErrNotFound) {
@@ -135,7 +135,7 @@ func (a *API) login(c *gin.Context) {
 	act := admin.Actor{Name: u.Username}
 	if rehash {
 		if h, err := a.opt.Password.Hash(b.Password); err == nil {
-			if err := a.store.SetUserPassword(c, act, u.ID, h); err != nil {
+			if err := a.store.SetUserPassword(c.Request.Context(), act, u.ID, h); err != nil {
 				a.log.Warn("login: rehash password", "user", u.Username, "err", err)
 			}
 		}
@@ -146,7 +146,7 @@ func (a *API) login(c *gin.Context) {
 		return
 	}
 	now := a.opt.Now()
-	if err := a.store.CreateSession(c, act, admin.Session{IDHash: idHash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(a.opt.SessionTTL)}); err != nil {
+	if err := a.store.CreateSession(c.Request.Context(), act, admin.Session{IDHash: idHash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(a.opt.SessionTTL)}); err != nil {
 		fail(c, err)
 		return
 	}
@@ -179,7 +179,7 @@ func (a *API) logout(c *gin.Context) {
 		fail(c, &badRequest{"logout ends a browser session; revoke an API token with DELETE /tokens/{id}"})
 		return
 	}
-	if err := a.store.DeleteSession(c, actor(c), auth.HashSecret(p.SessionID)); err != nil && !errors.Is(err, admin.ErrNotFound) {
+	if err := a.store.DeleteSession(c.Request.Context(), actor(c), auth.HashSecret(p.SessionID)); err != nil && !errors.Is(err, admin.ErrNotFound) {
 		fail(c, err)
 		return
 	}
@@ -198,7 +198,7 @@ func (a *API) changePassword(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	u, err := a.store.GetUser(c, p.UserID)
+	u, err := a.store.GetUser(c.Request.Context(), p.UserID)
 	if err != nil {
 		fail(c, err)
 		return
@@ -224,9 +224,9 @@ func (a *API) setPassword(c *gin.Context, id int64, pw, field string) error {
 	if err != nil {
 		return err
 	}
-	if err := a.store.SetUserPassword(c, actor(c), id, h); err != nil {
+	if err := a.store.SetUserPassword(c.Request.Context(), actor(c), id, h); err != nil {
 		return err
 	}
-	_, err = a.store.DeleteUserSessions(c, actor(c), id)
+	_, err = a.store.DeleteUserSessions(c.Request.Context(), actor(c), id)
 	return err
 }

@@ -55,7 +55,7 @@ func (a *API) createUser(c *gin.Context) {
 		return
 	}
 	u.PasswordHash = h
-	if err := a.store.CreateUser(c, actor(c), &u); err != nil {
+	if err := a.store.CreateUser(c.Request.Context(), actor(c), &u); err != nil {
 		fail(c, err)
 		return
 	}
@@ -68,7 +68,7 @@ func (a *API) getUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	u, err := a.store.GetUser(c, id)
+	u, err := a.store.GetUser(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -97,7 +97,7 @@ func (a *API) updateUser(c *gin.Context) {
 		fail(c, &admin.ValidationError{Fields: map[string]string{"password": "set passwords with PUT /users/{id}/password"}})
 		return
 	}
-	u, err := a.store.GetUser(c, id)
+	u, err := a.store.GetUser(c.Request.Context(), id)
 	if err != nil {
 		fail(c, err)
 		return
@@ -107,7 +107,7 @@ func (a *API) updateUser(c *gin.Context) {
 		return
 	}
 	u.Username, u.Role, u.Disabled = b.Username, b.Role, b.Disabled
-	if err := a.store.UpdateUser(c, actor(c), &u); err != nil {
+	if err := a.store.UpdateUser(c.Request.Context(), actor(c), &u); err != nil {
 		fail(c, err)
 		return
 	}
@@ -125,7 +125,7 @@ func (a *API) setUserPassword(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if _, err := a.store.GetUser(c, id); err != nil {
+	if _, err := a.store.GetUser(c.Request.Context(), id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -146,7 +146,7 @@ func (a *API) deleteUser(c *gin.Context) {
 		fail(c, errSelf)
 		return
 	}
-	if err := a.store.DeleteUser(c, actor(c), id); err != nil {
+	if err := a.store.DeleteUser(c.Request.Context(), actor(c), id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -166,7 +166,7 @@ func (a *API) createToken(c *gin.Context) {
 		return
 	}
 	t := admin.APIToken{Name: b.Name, UserID: p.UserID, Role: b.Role, Hash: hash, CreatedAt: a.opt.Now().UTC(), ExpiresAt: b.ExpiresAt}
-	if err := a.store.CreateAPIToken(c, actor(c), &t); err != nil {
+	if err := a.store.CreateAPIToken(c.Request.Context(), actor(c), &t); err != nil {
 		fail(c, err)
 		return
 	}
@@ -179,7 +179,7 @@ func (a *API) revokeToken(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := a.store.RevokeAPIToken(c, actor(c), id, a.opt.Now().UTC()); err != nil {
+	if err := a.store.RevokeAPIToken(c.Request.Context(), actor(c), id, a.opt.Now().UTC()); err != nil {
 		fail(c, err)
 		return
 	}

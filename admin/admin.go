@@ -141,8 +141,10 @@ func (c *Card) Validate() error {
 	}
 	if len(c.PublicKey) == 0 {
 		ve.add("public_key", "required")
-	} else if _, _, err := reader.ParsePublicKeyFile(c.PublicKey); err != nil {
-		ve.add("public_key", "not a DER RSA public key")
+	} else if _, der, err := reader.ParsePublicKeyFile(c.PublicKey); err != nil {
+		ve.add("public_key", "not a DER RSA public key of 2048 to 4096 bits")
+	} else if len(der) != len(c.PublicKey) {
+		ve.add("public_key", "bytes after the key: cut it at its DER length")
 	}
 	checkText(&ve, "sod_generation", c.SODGeneration, false, MaxShortLen)
 	checkText(&ve, "ds_subject", c.DSSubject, false, MaxDetailLen)
@@ -456,6 +458,13 @@ const (
 	ActionLogout = "logout" // DeleteSession, DeleteUserSessions
 	ActionRevoke = "revoke" // RevokeAPIToken
 	ActionPurge  = "purge"  // PurgeEventsBefore
+
+	// Group membership changes record only the ids added (in After) or
+	// removed (in Before).
+	ActionAddPeople    = "add_people"
+	ActionRemovePeople = "remove_people"
+	ActionAddDoors     = "add_doors"
+	ActionRemoveDoors  = "remove_doors"
 )
 
 // AuditEntry records one write: who, what, and the entity before and

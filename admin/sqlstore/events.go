@@ -1,0 +1,204 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/varco-access/varco/admin"
+)
+
+// eventBatch is how many events go in one multi-row INSERT: 11 values each
+// stays under SQLite's 32766 and PostgreSQL's 65535 parameters.
+const eventBatch = 1000
+
+const eventCols = `id, door_id, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at`
+
+func scanEvent(r scanner, e *admin.Event) error {
+	var seq int64
+	if err := r.Scan(&e.ID, &e.DoorID, &seq, tcol{&e.Time}, &e.ClockTrusted, &e.Kind, &e.Reason, &e.NIS, &e.PersonID, &e.Detail, tcol{&e.ReceivedAt}); err != nil {
+		return err
+	}
+	e.Seq = uint64(seq)
+	return nil
+}
+
+// InsertEvents implements admin.Store.
+func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, error) {
+	if len(events) == 0 {
+		return 0, nil
+	}
+	var ve admin.ValidationError
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			var e *admin.ValidationError
+			if errors.As(err, &e) {
+				for k, v := range e.Fields {
+					addField(&ve, fmt.Sprintf("events[%d].%s", i, k), v)
+				}
+			}
+		}
+		if events[i].Seq > math.MaxInt64 {
+			addField(&ve, fmt.Sprintf("events[%d].seq", i), "too large")
+		}
+	}
+	if len(ve.Fields) > 0 {
+		return 0, &ve
+	}
+	now := db.nowT()
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("sqlstore: insert events: %w", err)
+	}
+	defer tx.Rollback()
+
+	// Resolve the people of the NIS the doors sent without one.
+	people := map[string]*int64{}
+	var nisList []any
+	for i := range events {
+		if e := &events[i]; e.PersonID == nil && e.NIS != "" {
+			if _, ok := people[e.NIS]; !ok {
+				people[e.NIS] = nil
+				nisList = append(nisList, e.NIS)
+			}
+		}
+	}
+	for len(nisList) > 0 {
+		n := min(len(nisList), eventBatch)
+		rows, err := tx.QueryContext(ctx, db.q(`SELECT nis, person_id FROM cards WHERE nis IN (`+placeholders(n)+`)`), nisList[:n]...)
+		if err != nil {
+			return 0, fmt.Errorf("sqlstore: insert events: %w", err)
+		}
+		for rows.Next() {
+			var nis string
+			var id int64
+			if err := rows.Scan(&nis, &id); err != nil {
+				rows.Close()
+				return 0, err
+			}
+			people[nis] = &id
+		}
+		if err := rows.Close(); err != nil {
+			return 0, err
+		}
+		nisList = nisList[n:]
+	}
+
+	inserted := 0
+	for start := 0; start < len(events); start += eventBatch {
+		batch := events[start:min(start+eventBatch, len(events))]
+		var b strings.Builder
+		b.WriteString(`INSERT INTO events (door_id, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at) VALUES `)
+		args := make([]any, 0, len(batch)*10)
+		for i := range batch {
+			e := &batch[i]
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			pid := e.PersonID
+			if pid == nil && e.NIS != "" {
+				pid = people[e.NIS]
+			}
+			rcv := e.ReceivedAt
+			if rcv.IsZero() {
+				rcv = now
+			}
+			args = append(args, e.DoorID, int64(e.Seq), db.t(e.Time), e.ClockTrusted, string(e.Kind), string(e.Reason), e.NIS, pid, e.Detail, db.t(rcv))
+		}
+		b.WriteString(` ON CONFLICT (door_id, seq) DO NOTHING`)
+		res, err := tx.ExecContext(ctx, db.q(b.String()), args...)
+		if err != nil {
+			return 0, fmt.Errorf("sqlstore: insert events: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return 0, err
+		}
+		inserted += int(n)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("sqlstore: insert events: commit: %w", err)
+	}
+	return inserted, nil
+}
+
+// SearchEvents implements admin.Store.
+func (db *DB) SearchEvents(ctx context.Context, f admin.EventFilter) ([]admin.Event, *admin.EventCursor, error) {
+	var conds []string
+	var args []any
+	add := func(c string, v ...any) { conds = append(conds, c); args = append(args, v...) }
+	if !f.From.IsZero() {
+		add(`time >= ?`, db.t(f.From))
+	}
+	if !f.To.IsZero() {
+		add(`time < ?`, db.t(f.To))
+	}
+	if f.DoorID != 0 {
+		add(`door_id = ?`, f.DoorID)
+	}
+	if f.PersonID != 0 {
+		add(`person_id = ?`, f.PersonID)
+	}
+	if f.Kind != "" {
+		add(`kind = ?`, string(f.Kind))
+	}
+	if f.Reason != "" {
+		add(`reason = ?`, string(f.Reason))
+	}
+	if f.After != nil {
+		add(`(time, id) < (?, ?)`, db.t(f.After.Time), f.After.ID)
+	}
+	n := limit(f.Limit, 100, 10000)
+	q := `SELECT ` + eventCols + ` FROM events`
+	if len(conds) > 0 {
+		q += ` WHERE ` + strings.Join(conds, ` AND `)
+	}
+	q += ` ORDER BY time DESC, id DESC LIMIT ?`
+	args = append(args, n+1)
+	rows, err := db.r.QueryContext(ctx, db.q(q), args...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sqlstore: search events: %w", err)
+	}
+	evs, err := collect(rows, scanEvent)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(evs) <= n {
+		return evs, nil, nil
+	}
+	evs = evs[:n]
+	last := evs[n-1]
+	return evs, &admin.EventCursor{Time: last.Time, ID: last.ID}, nil
+}
+
+// MaxEventSeq implements admin.Store.
+func (db *DB) MaxEventSeq(ctx context.Context, doorID int64) (uint64, error) {
+	var seq *int64
+	if err := db.r.QueryRowContext(ctx, db.q(`SELECT MAX(seq) FROM events WHERE door_id = ?`), doorID).Scan(&seq); err != nil {
+		return 0, fmt.Errorf("sqlstore: max event seq: %w", err)
+	}
+	if seq == nil {
+		return 0, nil
+	}
+	return uint64(*seq), nil
+}
+
+// PurgeEventsBefore implements admin.Store.
+func (db *DB) PurgeEventsBefore(ctx context.Context, a admin.Actor, before time.Time) (int64, error) {
+	var n int64
+	err := db.write(ctx, a, func(t *tx) error {
+		var err error
+		if n, err = t.affected(nil, `DELETE FROM events WHERE time < ?`, t.db.t(before)); err != nil {
+			return fmt.Errorf("sqlstore: purge events: %w", err)
+		}
+		if n == 0 {
+			return nil
+		}
+		return t.auditID(admin.ActionPurge, "event", "", nil, map[string]any{"before": normT(before), "deleted": n})
+	})
+	return n, err
+}

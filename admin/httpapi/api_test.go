@@ -342,7 +342,11 @@ func TestEnrolAndAccess(t *testing.T) {
 		want string
 	}{
 		{"untrusted document signer", enrolCard(p.ID, mk("999900001111", virtcie.UntrustedDS)), "not issued under a trusted CSCA"},
-		{"NIS not the signed one", func() map[string]any { b := enrolCard(p.ID, mk("999900002222", virtcie.Genuine)); b["nis"] = "999900002223"; return b }(), "NIS read does not match"},
+		{"NIS not the signed one", func() map[string]any {
+			b := enrolCard(p.ID, mk("999900002222", virtcie.Genuine))
+			b["nis"] = "999900002223"
+			return b
+		}(), "NIS read does not match"},
 		{"key not the signed one", func() map[string]any {
 			b := enrolCard(p.ID, mk("999900003333", virtcie.Genuine))
 			b["public_key"] = mk("999900004444", virtcie.Genuine).KeyFileTLV()

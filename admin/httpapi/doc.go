@@ -9,7 +9,7 @@
 // The same table registers the gin handlers and generates the OpenAPI 3
 // document served at /api/v1/openapi.json, so the two cannot drift; a
 // golden copy in testdata/openapi.json shows every change in review
-// (refresh it with go test -run OpenAPI -update).
+// (refresh it with go test ./admin/httpapi -run OpenAPIGolden -args -update).
 //
 // Errors have one shape, {"error": "...", "fields": {...}}, chosen in one
 // place (fail): 400 for bad input with the JSON names of the bad fields,

@@ -180,8 +180,9 @@ func ParsePeopleCSV(data []byte) ([]admin.Person, error) {
 		if err == io.EOF {
 			break
 		}
-		line, _ := r.FieldPos(0)
 		if err != nil {
+			// FieldPos is only defined for a record read without error.
+			line := 0
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				line = pe.Line
@@ -192,6 +193,7 @@ func ParsePeopleCSV(data []byte) ([]admin.Person, error) {
 			}
 			break
 		}
+		line, _ := r.FieldPos(0)
 		if len(rec) == 1 && strings.TrimSpace(rec[0]) == "" {
 			continue // a blank line
 		}

@@ -15,7 +15,7 @@ PKGS_RUN  := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 curl
 PKGS_CROSS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
 	libpcsclite-dev:arm64 libpcsclite-dev:armhf pkg-config qemu-user file
 FUZZTIME  ?= 10s
-CMDS      := varco varco-door
+CMDS      := varco varco-door varco-admin
 
 .PHONY: help run test bench lint fuzz cross build deps-test go-check
 

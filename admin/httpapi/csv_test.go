@@ -18,26 +18,27 @@ var update = flag.Bool("update", false, "rewrite testdata/openapi.json")
 // TestOpenAPIGolden keeps testdata/openapi.json equal to the document the
 // route table generates, so that every API change shows in review.
 func TestOpenAPIGolden(t *testing.T) {
-	e := newEnv(t)
-	got := e.api.OpenAPI()
-	path := filepath.Join("testdata", "openapi.json")
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		got := e.api.OpenAPI()
+		path := filepath.Join("testdata", "openapi.json")
+		if *update {
+			os.MkdirAll("testdata", 0o755)
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (create it with go test ./admin/httpapi -run OpenAPIGolden -args -update)", err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("%s is out of date: run go test ./admin/httpapi -run OpenAPIGolden -args -update and review the diff", path)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(got, &doc); err != nil {
 			t.Fatal(err)
 		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with go test ./admin/httpapi -run OpenAPIGolden -args -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s is out of date: run go test ./admin/httpapi -run OpenAPIGolden -args -update and review the diff", path)
-	}
-	var doc map[string]any
-	if err := json.Unmarshal(got, &doc); err != nil {
-		t.Fatal(err)
-	}
+	})
 }
 
 func csvReq(body, query string) req {
@@ -45,96 +46,97 @@ func csvReq(body, query string) req {
 }
 
 func TestImportPeopleCSV(t *testing.T) {
-	e := newEnv(t)
-	good := "employee_no,name,surname,department,email,active\n" +
-		"1,Anna,Bianchi,HR,anna@example.it,true\n" +
-		"2,Bruno,Verdi,IT,,sì\n" +
-		"3,Carla,Neri,,,no\n"
-	// Dry run: validated, nothing stored.
-	var res struct {
-		DryRun           bool `json:"dry_run"`
-		Rows             int  `json:"rows"`
-		Created, Updated int
-	}
-	e.must(200, csvReq(good, "?dry_run=true")).json(t, &res)
-	if !res.DryRun || res.Rows != 3 {
-		t.Errorf("dry run: %+v", res)
-	}
-	if n, _ := e.st.CountPeople(t.Context(), admin.PersonFilter{}); n != 0 {
-		t.Fatalf("dry run stored %d people", n)
-	}
-	e.must(200, csvReq(good, "")).json(t, &res)
-	if res.Created != 3 || res.Updated != 0 {
-		t.Errorf("first import: %+v", res)
-	}
-	// Idempotent: the same file again changes nothing.
-	e.must(200, csvReq(good, "")).json(t, &res)
-	if res.Created != 0 || res.Updated != 0 {
-		t.Errorf("second import: %+v", res)
-	}
-	// Semicolons, a BOM, columns in another order: Excel in Italy.
-	e.must(200, csvReq("\xef\xbb\xbfsurname;name;employee_no\nRossi;Anna;1\n", "")).json(t, &res)
-	if res.Updated != 1 {
-		t.Errorf("semicolon import: %+v", res)
-	}
-	p, err := e.st.GetPersonByEmployeeNo(t.Context(), "1")
-	if err != nil || p.Surname != "Rossi" {
-		t.Errorf("after update: %+v %v", p, err)
-	}
-
-	// Every error of every row is reported; nothing is imported.
-	bad := "employee_no,name,surname,email,active\n" +
-		"10,Dario,Gialli,dario@example.it,true\n" +
-		"11,,Blu,not-an-email,maybe\n" +
-		"10,Elena,Rosa,,\n" +
-		"12,Fabio\n"
-	r := e.as(auth.RoleHR, csvReq(bad, ""))
-	if r.code != 400 {
-		t.Fatalf("bad CSV: %d %s", r.code, r.body)
-	}
-	var er struct {
-		Error string              `json:"error"`
-		Rows  []httpapi.RowError `json:"rows"`
-	}
-	r.json(t, &er)
-	want := map[string]bool{"3/name": true, "3/email": true, "3/active": true, "4/employee_no": true, "5/": true}
-	for _, re := range er.Rows {
-		k := strings.Join([]string{itoa(re.Row), re.Column}, "/")
-		if !want[k] {
-			t.Errorf("unexpected row error %+v", re)
+	forEachBackend(t, func(t *testing.T, e *env) {
+		good := "employee_no,name,surname,department,email,active\n" +
+			"1,Anna,Bianchi,HR,anna@example.it,true\n" +
+			"2,Bruno,Verdi,IT,,sì\n" +
+			"3,Carla,Neri,,,no\n"
+		// Dry run: validated, nothing stored.
+		var res struct {
+			DryRun           bool `json:"dry_run"`
+			Rows             int  `json:"rows"`
+			Created, Updated int
 		}
-		delete(want, k)
-	}
-	if len(want) > 0 {
-		t.Errorf("row errors missing: %v (got %+v)", want, er.Rows)
-	}
-	if _, err := e.st.GetPersonByEmployeeNo(t.Context(), "10"); err == nil {
-		t.Error("a row of a refused file was imported")
-	}
-	for name, body := range map[string]string{
-		"empty":          "",
-		"header only":    "employee_no,name,surname\n",
-		"unknown column": "employee_no,name,surname,salary\n1,a,b,3\n",
-		"missing column": "employee_no,name\n1,a\n",
-		"not utf-8":      "employee_no,name,surname\n1,\xff,b\n",
-		"bad quotes":     "employee_no,name,surname\n1,\"a,b\n",
-	} {
-		if r := e.as(auth.RoleHR, csvReq(body, "")); r.code != 400 || !strings.Contains(string(r.body), `"rows"`) {
-			t.Errorf("%s: %d %s", name, r.code, r.body)
+		e.must(200, csvReq(good, "?dry_run=true")).json(t, &res)
+		if !res.DryRun || res.Rows != 3 {
+			t.Errorf("dry run: %+v", res)
 		}
-	}
+		if n, _ := e.st.CountPeople(t.Context(), admin.PersonFilter{}); n != 0 {
+			t.Fatalf("dry run stored %d people", n)
+		}
+		e.must(200, csvReq(good, "")).json(t, &res)
+		if res.Created != 3 || res.Updated != 0 {
+			t.Errorf("first import: %+v", res)
+		}
+		// Idempotent: the same file again changes nothing.
+		e.must(200, csvReq(good, "")).json(t, &res)
+		if res.Created != 0 || res.Updated != 0 {
+			t.Errorf("second import: %+v", res)
+		}
+		// Semicolons, a BOM, columns in another order: Excel in Italy.
+		e.must(200, csvReq("\xef\xbb\xbfsurname;name;employee_no\nRossi;Anna;1\n", "")).json(t, &res)
+		if res.Updated != 1 {
+			t.Errorf("semicolon import: %+v", res)
+		}
+		p, err := e.st.GetPersonByEmployeeNo(t.Context(), "1")
+		if err != nil || p.Surname != "Rossi" {
+			t.Errorf("after update: %+v %v", p, err)
+		}
 
-	// Export writes the import format back; formulas are defused and come
-	// back unchanged through an import.
-	e.must(200, csvReq("employee_no,name,surname\n=1+1,@Anna,-Bianchi\n", ""))
-	r = e.as(auth.RoleFacilities, req{method: "GET", path: "/people/export"})
-	if r.code != 200 || !strings.Contains(string(r.body), "'=1+1,'@Anna,'-Bianchi,") {
-		t.Fatalf("export: %d %s", r.code, r.body)
-	}
-	e.must(200, csvReq(string(r.body), "")).json(t, &res)
-	if res.Created != 0 || res.Updated != 0 {
-		t.Errorf("re-importing the export changed something: %+v", res)
-	}
+		// Every error of every row is reported; nothing is imported.
+		bad := "employee_no,name,surname,email,active\n" +
+			"10,Dario,Gialli,dario@example.it,true\n" +
+			"11,,Blu,not-an-email,maybe\n" +
+			"10,Elena,Rosa,,\n" +
+			"12,Fabio\n"
+		r := e.as(auth.RoleHR, csvReq(bad, ""))
+		if r.code != 400 {
+			t.Fatalf("bad CSV: %d %s", r.code, r.body)
+		}
+		var er struct {
+			Error string             `json:"error"`
+			Rows  []httpapi.RowError `json:"rows"`
+		}
+		r.json(t, &er)
+		want := map[string]bool{"3/name": true, "3/email": true, "3/active": true, "4/employee_no": true, "5/": true}
+		for _, re := range er.Rows {
+			k := strings.Join([]string{itoa(re.Row), re.Column}, "/")
+			if !want[k] {
+				t.Errorf("unexpected row error %+v", re)
+			}
+			delete(want, k)
+		}
+		if len(want) > 0 {
+			t.Errorf("row errors missing: %v (got %+v)", want, er.Rows)
+		}
+		if _, err := e.st.GetPersonByEmployeeNo(t.Context(), "10"); err == nil {
+			t.Error("a row of a refused file was imported")
+		}
+		for name, body := range map[string]string{
+			"empty":          "",
+			"header only":    "employee_no,name,surname\n",
+			"unknown column": "employee_no,name,surname,salary\n1,a,b,3\n",
+			"missing column": "employee_no,name\n1,a\n",
+			"not utf-8":      "employee_no,name,surname\n1,\xff,b\n",
+			"bad quotes":     "employee_no,name,surname\n1,\"a,b\n",
+		} {
+			if r := e.as(auth.RoleHR, csvReq(body, "")); r.code != 400 || !strings.Contains(string(r.body), `"rows"`) {
+				t.Errorf("%s: %d %s", name, r.code, r.body)
+			}
+		}
+
+		// Export writes the import format back; formulas are defused and come
+		// back unchanged through an import.
+		e.must(200, csvReq("employee_no,name,surname\n=1+1,@Anna,-Bianchi\n", ""))
+		r = e.as(auth.RoleFacilities, req{method: "GET", path: "/people/export"})
+		if r.code != 200 || !strings.Contains(string(r.body), "'=1+1,'@Anna,'-Bianchi,") {
+			t.Fatalf("export: %d %s", r.code, r.body)
+		}
+		e.must(200, csvReq(string(r.body), "")).json(t, &res)
+		if res.Created != 0 || res.Updated != 0 {
+			t.Errorf("re-importing the export changed something: %+v", res)
+		}
+	})
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -19,6 +19,7 @@ import (
 	"github.com/varco-access/varco/admin/auth"
 	"github.com/varco-access/varco/admin/httpapi"
 	"github.com/varco-access/varco/admin/sqlstore"
+	"github.com/varco-access/varco/admin/sqlstore/pgtest"
 	"github.com/varco-access/varco/reader/testpki"
 )
 
@@ -38,9 +39,24 @@ type env struct {
 	now    time.Time
 }
 
-func newEnv(t *testing.T) *env {
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// forEachBackend runs fn on a fresh env over SQLite and over PostgreSQL.
+func forEachBackend(t *testing.T, fn func(t *testing.T, e *env)) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) { fn(t, newEnv(t, b)) })
+	}
+}
+
+func newEnv(t *testing.T, backend string) *env {
 	t.Helper()
-	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "admin.db"), nil)
+	var st admin.Store
+	var err error
+	if backend == "postgres" {
+		st, err = sqlstore.OpenPostgres(t.Context(), pgtest.Start(t), nil)
+	} else {
+		st, err = sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "admin.db"), nil)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

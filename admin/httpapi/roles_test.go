@@ -92,55 +92,56 @@ var roleLetter = map[auth.Role]string{auth.RoleAdmin: "a", auth.RoleHR: "h", aut
 // API token), anonymously and with a session lacking the CSRF token, and
 // checks who gets through.
 func TestEveryRouteEveryRole(t *testing.T) {
-	e := newEnv(t)
-	r := gin.New()
-	e.api.Register(r)
-	seen := map[string]bool{}
-	for _, ri := range r.Routes() {
-		rel := strings.TrimPrefix(ri.Path, httpapi.Prefix)
-		key := ri.Method + " " + rel
-		seen[key] = true
-		policy, ok := allowed[key]
-		if !ok {
-			t.Errorf("route %s is not in the test's policy table: add it", key)
-			continue
-		}
-		if policy == "public" {
-			continue
-		}
-		path := strings.NewReplacer(":id", "999999").Replace(rel)
-		method := ri.Method
-		for _, role := range auth.Roles() {
-			res := e.as(role, req{method: method, path: path, body: map[string]any{}})
-			want := policy == "*" || strings.Contains(policy, roleLetter[role])
-			switch {
-			case want && (res.code == http.StatusForbidden || res.code == http.StatusUnauthorized):
-				t.Errorf("%s as %s: %d %s, want access", key, role, res.code, res.body)
-			case !want && res.code != http.StatusForbidden:
-				t.Errorf("%s as %s: %d %s, want 403", key, role, res.code, res.body)
+	forEachBackend(t, func(t *testing.T, e *env) {
+		r := gin.New()
+		e.api.Register(r)
+		seen := map[string]bool{}
+		for _, ri := range r.Routes() {
+			rel := strings.TrimPrefix(ri.Path, httpapi.Prefix)
+			key := ri.Method + " " + rel
+			seen[key] = true
+			policy, ok := allowed[key]
+			if !ok {
+				t.Errorf("route %s is not in the test's policy table: add it", key)
+				continue
+			}
+			if policy == "public" {
+				continue
+			}
+			path := strings.NewReplacer(":id", "999999").Replace(rel)
+			method := ri.Method
+			for _, role := range auth.Roles() {
+				res := e.as(role, req{method: method, path: path, body: map[string]any{}})
+				want := policy == "*" || strings.Contains(policy, roleLetter[role])
+				switch {
+				case want && (res.code == http.StatusForbidden || res.code == http.StatusUnauthorized):
+					t.Errorf("%s as %s: %d %s, want access", key, role, res.code, res.body)
+				case !want && res.code != http.StatusForbidden:
+					t.Errorf("%s as %s: %d %s, want 403", key, role, res.code, res.body)
+				}
+			}
+			if res := e.do(req{method: method, path: path, body: map[string]any{}}); res.code != http.StatusUnauthorized {
+				t.Errorf("%s anonymous: %d, want 401", key, res.code)
 			}
 		}
-		if res := e.do(req{method: method, path: path, body: map[string]any{}}); res.code != http.StatusUnauthorized {
-			t.Errorf("%s anonymous: %d, want 401", key, res.code)
+		for key := range allowed {
+			if !seen[key] {
+				t.Errorf("policy table names %s, which is not registered", key)
+			}
 		}
-	}
-	for key := range allowed {
-		if !seen[key] {
-			t.Errorf("policy table names %s, which is not registered", key)
-		}
-	}
 
-	// Sessions: every unsafe method needs the CSRF token; safe ones do
-	// not.
-	b := e.login(auth.RoleAdmin)
-	for key := range allowed {
-		method, rel, _ := strings.Cut(key, " ")
-		if method == "GET" || rel == "/auth/login" {
-			continue
+		// Sessions: every unsafe method needs the CSRF token; safe ones do
+		// not.
+		b := e.login(auth.RoleAdmin)
+		for key := range allowed {
+			method, rel, _ := strings.Cut(key, " ")
+			if method == "GET" || rel == "/auth/login" {
+				continue
+			}
+			path := strings.NewReplacer(":id", "999999").Replace(rel)
+			if res := b.do(req{method: method, path: path, body: map[string]any{}}, false); res.code != http.StatusForbidden || !contains(string(res.body), "CSRF") {
+				t.Errorf("%s by session without CSRF token: %d %s, want 403", key, res.code, res.body)
+			}
 		}
-		path := strings.NewReplacer(":id", "999999").Replace(rel)
-		if res := b.do(req{method: method, path: path, body: map[string]any{}}, false); res.code != http.StatusForbidden || !contains(string(res.body), "CSRF") {
-			t.Errorf("%s by session without CSRF token: %d %s, want 403", key, res.code, res.body)
-		}
-	}
+	})
 }

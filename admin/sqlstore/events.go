@@ -91,7 +91,17 @@ func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, erro
 	for start := 0; start < len(events); start += eventBatch {
 		batch := events[start:min(start+eventBatch, len(events))]
 		var b strings.Builder
-		b.WriteString(`INSERT INTO events (door_id, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at) VALUES `)
+		if db.d == dialectSQLite {
+			// OR IGNORE rather than ON CONFLICT DO NOTHING: with every
+			// constraint resolved by ignoring (the values were validated),
+			// the statement cannot abort half way, so SQLite keeps no
+			// statement journal, which cost a page copy for every index
+			// leaf the batch touched.
+			b.WriteString(`INSERT OR IGNORE`)
+		} else {
+			b.WriteString(`INSERT`)
+		}
+		b.WriteString(` INTO events (door_id, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at) VALUES `)
 		args := make([]any, 0, len(batch)*10)
 		for i := range batch {
 			e := &batch[i]
@@ -109,7 +119,9 @@ func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, erro
 			}
 			args = append(args, e.DoorID, int64(e.Seq), db.t(e.Time), e.ClockTrusted, string(e.Kind), string(e.Reason), e.NIS, pid, e.Detail, db.t(rcv))
 		}
-		b.WriteString(` ON CONFLICT (door_id, seq) DO NOTHING`)
+		if db.d == dialectPostgres {
+			b.WriteString(` ON CONFLICT (door_id, seq) DO NOTHING`)
+		}
 		res, err := tx.ExecContext(ctx, db.q(b.String()), args...)
 		if err != nil {
 			return 0, fmt.Errorf("sqlstore: insert events: %w", err)

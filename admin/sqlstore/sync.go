@@ -33,7 +33,11 @@ var tempTables = []string{
 		PRIMARY KEY (door_id, nis))`,
 	`CREATE TEMP TABLE IF NOT EXISTS tmp_chg (door_id BIGINT NOT NULL, grants INTEGER NOT NULL, sched INTEGER NOT NULL, hol INTEGER NOT NULL)`,
 	`CREATE TEMP TABLE IF NOT EXISTS tmp_ws (door_id BIGINT NOT NULL, schedule_id BIGINT NOT NULL, PRIMARY KEY (door_id, schedule_id))`,
+	`CREATE TEMP TABLE IF NOT EXISTS tmp_up (door_id BIGINT NOT NULL, nis TEXT NOT NULL, PRIMARY KEY (door_id, nis))`,
+	`CREATE TEMP TABLE IF NOT EXISTS tmp_gone (door_id BIGINT NOT NULL, nis TEXT NOT NULL, PRIMARY KEY (door_id, nis))`,
 }
+
+var tempNames = []string{"tmp_doors", "tmp_people", "tmp_want", "tmp_chg", "tmp_ws", "tmp_up", "tmp_gone"}
 
 func (t *tx) ensureTemps() error {
 	if t.temps {
@@ -44,7 +48,7 @@ func (t *tx) ensureTemps() error {
 			return fmt.Errorf("temp table: %w", err)
 		}
 	}
-	for _, n := range []string{"tmp_doors", "tmp_people", "tmp_want", "tmp_chg", "tmp_ws"} {
+	for _, n := range tempNames {
 		if _, err := t.exec("DELETE FROM " + n); err != nil {
 			return err
 		}
@@ -134,86 +138,123 @@ func (t *tx) refresh() error {
 	if err := t.ensureTemps(); err != nil {
 		return err
 	}
-	doorF := func(col string) string {
-		if t.doorsSome && !t.doorsAll {
-			return " AND " + col + " IN (SELECT door_id FROM tmp_doors)"
+	doorsLimited := t.doorsSome && !t.doorsAll
+	peopleLimited := t.peopleSome && !t.peopleAll
+	// scope restricts door_grants (as tbl) to the doors × people in scope.
+	// When both are limited, the people side drives (a person holds a few
+	// grants, a door thousands): the unary + keeps the planners off the
+	// door index.
+	scope := func(tbl string) string {
+		var s string
+		if doorsLimited {
+			col := tbl + ".door_id"
+			if peopleLimited {
+				col = "+" + col
+			}
+			s += " AND " + col + " IN (SELECT door_id FROM tmp_doors)"
 		}
-		return ""
-	}
-	peopleF := func(col string) string {
-		if t.peopleSome && !t.peopleAll {
-			return " AND " + col + " IN (SELECT person_id FROM tmp_people)"
+		if peopleLimited {
+			s += " AND " + tbl + ".person_id IN (SELECT person_id FROM tmp_people)"
 		}
-		return ""
+		return s
 	}
-	steps := []struct {
-		name string
-		q    string
-		args []any
-		skip bool
-	}{
-		// The grants the doors in scope should hold for the people in
-		// scope: one per active card of an active person in a group
-		// covering the door; schedules the union of the groups', always
-		// if a group has none, lockdown override if a group says so.
-		{name: "want", skip: !t.grants, q: `INSERT INTO tmp_want (door_id, nis, card_id, person_id, display_name, schedule_ids, flags)
-			SELECT gd.door_id, c.nis, c.id, p.id, p.name || ' ' || p.surname, ` + t.db.scheduleAgg("g.schedule_id") + `,
-				MAX(CASE WHEN g.schedule_id IS NULL THEN 1 ELSE 0 END) + MAX(CASE WHEN g.lockdown_override THEN 2 ELSE 0 END)
-			FROM group_doors gd
-			JOIN access_groups g ON g.id = gd.group_id
-			JOIN group_people gp ON gp.group_id = gd.group_id
-			JOIN people p ON p.id = gp.person_id
-			JOIN cards c ON c.person_id = p.id
-			WHERE p.active AND c.status = 'active'` + doorF("gd.door_id") + peopleF("gp.person_id") + `
-			GROUP BY gd.door_id, c.id, c.nis, p.id, p.name, p.surname`},
-		// Doors whose grants differ: a wanted grant missing or different,
-		// or a held grant no longer wanted.
-		{name: "diff", skip: !t.grants, q: `INSERT INTO tmp_chg (door_id, grants, sched, hol)
-			SELECT door_id, 1, 0, 0 FROM (
-				SELECT door_id FROM (
+	var wantScope string
+	if doorsLimited {
+		wantScope += " AND gd.door_id IN (SELECT door_id FROM tmp_doors)"
+	}
+	if peopleLimited {
+		wantScope += " AND gp.person_id IN (SELECT person_id FROM tmp_people)"
+	}
+	type step struct {
+		name    string
+		q       string
+		args    []any
+		analyze string // PostgreSQL: the temp table to ANALYZE after the step
+	}
+	run := func(steps []step) error {
+		for _, s := range steps {
+			if _, err := t.exec(s.q, s.args...); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			if s.analyze != "" && t.db.d == dialectPostgres {
+				// Temporary tables have no statistics until analysed:
+				// without them the planner guesses thousands of rows and
+				// hash-joins whole tables for a one-person change.
+				if _, err := t.exec("ANALYZE " + s.analyze); err != nil {
+					return fmt.Errorf("%s: analyze: %w", s.name, err)
+				}
+			}
+		}
+		return nil
+	}
+	if t.grants {
+		if t.db.d == dialectPostgres {
+			if _, err := t.exec("ANALYZE tmp_doors, tmp_people"); err != nil {
+				return fmt.Errorf("analyze: %w", err)
+			}
+		}
+		err := run([]step{
+			// The grants the doors in scope should hold for the people in
+			// scope: one per active card of an active person in a group
+			// covering the door; schedules the union of the groups',
+			// always if a group has none, lockdown override if a group
+			// says so.
+			{name: "want", analyze: "tmp_want", q: `INSERT INTO tmp_want (door_id, nis, card_id, person_id, display_name, schedule_ids, flags)
+				SELECT gd.door_id, c.nis, c.id, p.id, p.name || ' ' || p.surname, ` + t.db.scheduleAgg("g.schedule_id") + `,
+					MAX(CASE WHEN g.schedule_id IS NULL THEN 1 ELSE 0 END) + MAX(CASE WHEN g.lockdown_override THEN 2 ELSE 0 END)
+				FROM group_doors gd
+				JOIN access_groups g ON g.id = gd.group_id
+				JOIN group_people gp ON gp.group_id = gd.group_id
+				JOIN people p ON p.id = gp.person_id
+				JOIN cards c ON c.person_id = p.id
+				WHERE p.active AND c.status = 'active'` + wantScope + `
+				GROUP BY gd.door_id, c.id, c.nis, p.id, p.name, p.surname`},
+			// Wanted grants missing or different...
+			{name: "upserts", analyze: "tmp_up", q: `INSERT INTO tmp_up (door_id, nis)
+				SELECT door_id, nis FROM (
 					SELECT door_id, nis, card_id, person_id, display_name, schedule_ids, flags FROM tmp_want
 					EXCEPT
 					SELECT door_id, nis, card_id, person_id, display_name, schedule_ids, flags FROM door_grants
-					WHERE NOT deleted` + doorF("door_id") + peopleF("person_id") + `
-				) a
-				UNION
-				SELECT dg.door_id FROM door_grants dg
-				WHERE NOT dg.deleted` + doorF("dg.door_id") + peopleF("dg.person_id") + `
-				AND NOT EXISTS (SELECT 1 FROM tmp_want w WHERE w.door_id = dg.door_id AND w.nis = dg.nis)
-			) x`},
-		// The schedule sets of those doors: a schedule is named by a
-		// door's grants when a group covering the door has it and has a
-		// person who gets a grant.
-		{name: "schedules", skip: !t.grants, q: `INSERT INTO tmp_ws (door_id, schedule_id)
-			SELECT DISTINCT gd.door_id, g.schedule_id
-			FROM group_doors gd JOIN access_groups g ON g.id = gd.group_id
-			WHERE g.schedule_id IS NOT NULL AND gd.door_id IN (SELECT door_id FROM tmp_chg)
-			AND EXISTS (SELECT 1 FROM group_people gp JOIN people p ON p.id = gp.person_id JOIN cards c ON c.person_id = p.id
-				WHERE gp.group_id = g.id AND p.active AND c.status = 'active')`},
-		{name: "schedules diff", skip: !t.grants, q: `INSERT INTO tmp_chg (door_id, grants, sched, hol)
-			SELECT door_id, 0, 1, 0 FROM (
-				SELECT door_id FROM (
-					SELECT door_id, schedule_id FROM tmp_ws
-					EXCEPT
-					SELECT door_id, schedule_id FROM door_schedules WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
-				) a
-				UNION
-				SELECT door_id FROM (
-					SELECT door_id, schedule_id FROM door_schedules WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
-					EXCEPT
-					SELECT door_id, schedule_id FROM tmp_ws
-				) b
-			) x`},
-		{name: "schedules delete", skip: !t.grants, q: `DELETE FROM door_schedules WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE sched = 1)`},
-		{name: "schedules insert", skip: !t.grants, q: `INSERT INTO door_schedules (door_id, schedule_id)
-			SELECT door_id, schedule_id FROM tmp_ws WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE sched = 1)`},
-	}
-	for _, s := range steps {
-		if s.skip {
-			continue
-		}
-		if _, err := t.exec(s.q, s.args...); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
+					WHERE NOT deleted` + scope("door_grants") + `
+				) x`},
+			// ...and held grants no longer wanted.
+			{name: "gone", analyze: "tmp_gone", q: `INSERT INTO tmp_gone (door_id, nis)
+				SELECT dg.door_id, dg.nis FROM door_grants dg
+				WHERE NOT dg.deleted` + scope("dg") + `
+				AND NOT EXISTS (SELECT 1 FROM tmp_want w WHERE w.door_id = dg.door_id AND w.nis = dg.nis)`},
+			{name: "changed", analyze: "tmp_chg", q: `INSERT INTO tmp_chg (door_id, grants, sched, hol)
+				SELECT door_id, 1, 0, 0 FROM (SELECT door_id FROM tmp_up UNION SELECT door_id FROM tmp_gone) x`},
+			// The schedule sets of those doors: a schedule is named by a
+			// door's grants when a group covering the door has it and has
+			// a person who gets a grant. (A scalar subquery, not EXISTS:
+			// PostgreSQL turns EXISTS into a semi-join over every member
+			// of every group; this stops at each group's first member.)
+			{name: "schedules", q: `INSERT INTO tmp_ws (door_id, schedule_id)
+				SELECT DISTINCT gd.door_id, g.schedule_id
+				FROM group_doors gd JOIN access_groups g ON g.id = gd.group_id
+				WHERE g.schedule_id IS NOT NULL AND gd.door_id IN (SELECT door_id FROM tmp_chg)
+				AND (SELECT 1 FROM group_people gp JOIN people p ON p.id = gp.person_id JOIN cards c ON c.person_id = p.id
+					WHERE gp.group_id = g.id AND p.active AND c.status = 'active' LIMIT 1) = 1`},
+			{name: "schedules diff", q: `INSERT INTO tmp_chg (door_id, grants, sched, hol)
+				SELECT door_id, 0, 1, 0 FROM (
+					SELECT door_id FROM (
+						SELECT door_id, schedule_id FROM tmp_ws
+						EXCEPT
+						SELECT door_id, schedule_id FROM door_schedules WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
+					) a
+					UNION
+					SELECT door_id FROM (
+						SELECT door_id, schedule_id FROM door_schedules WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
+						EXCEPT
+						SELECT door_id, schedule_id FROM tmp_ws
+					) b
+				) x`},
+			{name: "schedules delete", q: `DELETE FROM door_schedules WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE sched = 1)`},
+			{name: "schedules insert", q: `INSERT INTO door_schedules (door_id, schedule_id)
+				SELECT door_id, schedule_id FROM tmp_ws WHERE door_id IN (SELECT door_id FROM tmp_chg WHERE sched = 1)`},
+		})
+		if err != nil {
+			return err
 		}
 	}
 	for _, m := range t.marks {
@@ -230,43 +271,40 @@ func (t *tx) refresh() error {
 		return fmt.Errorf("bump: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n > 0 && t.grants {
-		steps := []struct{ name, q string }{
-			{"upsert", `INSERT INTO door_grants (door_id, nis, card_id, person_id, display_name, schedule_ids, flags, rev, deleted)
+		err := run([]step{
+			// WHERE true: SQLite needs it to tell the upsert's ON from a
+			// join's.
+			{name: "upsert", q: `INSERT INTO door_grants (door_id, nis, card_id, person_id, display_name, schedule_ids, flags, rev, deleted)
 				SELECT w.door_id, w.nis, w.card_id, w.person_id, w.display_name, w.schedule_ids, w.flags, d.revision, false
-				FROM tmp_want w JOIN doors d ON d.id = w.door_id
-				WHERE w.door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
-				AND NOT EXISTS (SELECT 1 FROM door_grants dg WHERE dg.door_id = w.door_id AND dg.nis = w.nis AND NOT dg.deleted
-					AND dg.card_id = w.card_id AND dg.person_id = w.person_id AND dg.display_name = w.display_name
-					AND dg.schedule_ids = w.schedule_ids AND dg.flags = w.flags)
+				FROM tmp_up u
+				JOIN tmp_want w ON w.door_id = u.door_id AND w.nis = u.nis
+				JOIN doors d ON d.id = u.door_id
+				WHERE true
 				ON CONFLICT (door_id, nis) DO UPDATE SET card_id = excluded.card_id, person_id = excluded.person_id,
 					display_name = excluded.display_name, schedule_ids = excluded.schedule_ids, flags = excluded.flags,
 					rev = excluded.rev, deleted = excluded.deleted`},
-			{"tombstones", `UPDATE door_grants SET deleted = true, rev = (SELECT revision FROM doors WHERE doors.id = door_grants.door_id)
-				WHERE NOT deleted AND door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)` + doorF("door_grants.door_id") + peopleF("door_grants.person_id") + `
-				AND NOT EXISTS (SELECT 1 FROM tmp_want w WHERE w.door_id = door_grants.door_id AND w.nis = door_grants.nis)`},
+			{name: "tombstones", q: `UPDATE door_grants SET deleted = true, rev = (SELECT revision FROM doors WHERE doors.id = door_grants.door_id)
+				WHERE (door_id, nis) IN (SELECT door_id, nis FROM tmp_gone)`},
 			// Tombstones older than keepRevs revisions go; min_rev
 			// remembers the newest one pruned.
-			{"min_rev", `UPDATE doors SET min_rev = (SELECT MAX(dg.rev) FROM door_grants dg WHERE dg.door_id = doors.id AND dg.deleted AND dg.rev <= doors.revision - ?)
+			{name: "min_rev", args: []any{t.db.keepRevs, t.db.keepRevs}, q: `UPDATE doors SET min_rev = (SELECT MAX(dg.rev) FROM door_grants dg WHERE dg.door_id = doors.id AND dg.deleted AND dg.rev <= doors.revision - ?)
 				WHERE id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
 				AND EXISTS (SELECT 1 FROM door_grants dg WHERE dg.door_id = doors.id AND dg.deleted AND dg.rev <= doors.revision - ?)`},
-			{"prune", `DELETE FROM door_grants WHERE deleted AND door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
+			{name: "prune", args: []any{t.db.keepRevs}, q: `DELETE FROM door_grants WHERE deleted AND door_id IN (SELECT door_id FROM tmp_chg WHERE grants = 1)
 				AND rev <= (SELECT revision FROM doors WHERE doors.id = door_grants.door_id) - ?`},
-		}
-		for _, s := range steps {
-			var args []any
-			switch s.name {
-			case "min_rev":
-				args = []any{t.db.keepRevs, t.db.keepRevs}
-			case "prune":
-				args = []any{t.db.keepRevs}
-			}
-			if _, err := t.exec(s.q, args...); err != nil {
-				return fmt.Errorf("%s: %w", s.name, err)
-			}
+		})
+		if err != nil {
+			return err
 		}
 	}
-	for _, n := range []string{"tmp_doors", "tmp_people", "tmp_want", "tmp_chg", "tmp_ws"} {
-		if _, err := t.exec("DELETE FROM " + n); err != nil {
+	clear := "DELETE FROM "
+	if t.db.d == dialectPostgres {
+		// TRUNCATE also drops the pages a big refresh left behind, which
+		// the next small one would otherwise scan.
+		clear = "TRUNCATE "
+	}
+	for _, n := range tempNames {
+		if _, err := t.exec(clear + n); err != nil {
 			return err
 		}
 	}

@@ -92,6 +92,7 @@ func TestTopLevel(t *testing.T) {
 	allowed := map[string]bool{
 		"reader": true, "controller": true, "admin": true, "firmware-config": true,
 		"systemd": true, "testdata": true, "cmd": true, "docs": true, "bin": true,
+		"wire": true,
 	}
 	entries, err := os.ReadDir(".")
 	if err != nil {

@@ -58,6 +58,9 @@ type Event struct {
 	PersonID string    `json:"person_id,omitempty"`
 	Reason   Reason    `json:"reason,omitempty"`
 	Detail   string    `json:"detail,omitempty"`
+	// ClockTrusted says whether the door's clock was trusted (NTP or RTC)
+	// when it stamped Time: an untrusted time may be far off.
+	ClockTrusted bool `json:"clock_trusted,omitempty"`
 }
 
 // DoorMode is how a door treats taps.

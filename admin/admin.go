@@ -496,10 +496,13 @@ type AuditFilter struct {
 }
 
 // Event is a door event as stored: varco.Event resolved to the admin's
-// ids. (DoorID, Seq) is unique: ingest is idempotent.
+// ids. (DoorID, Epoch, Seq) is unique: ingest is idempotent.
 type Event struct {
-	ID           int64           `json:"id"`
-	DoorID       int64           `json:"door_id"`
+	ID     int64 `json:"id"`
+	DoorID int64 `json:"door_id"`
+	// Epoch names the door's outbox (wire.EventsBatch.Epoch): a door whose
+	// store was replaced starts its sequence again under a new epoch.
+	Epoch        string          `json:"epoch,omitempty"`
 	Seq          uint64          `json:"seq"`
 	Time         time.Time       `json:"time"` // the door's clock
 	ClockTrusted bool            `json:"clock_trusted"`
@@ -530,6 +533,9 @@ func (e *Event) Validate() error {
 	}
 	if len(e.NIS) > MaxShortLen {
 		ve.add("nis", "too long")
+	}
+	if len(e.Epoch) > MaxShortLen {
+		ve.add("epoch", "too long")
 	}
 	if len(e.Detail) > MaxDetailLen {
 		ve.add("detail", "too long")

@@ -162,7 +162,7 @@ type Store interface {
 
 	// Events.
 	// InsertEvents stores events from doors, ignoring those whose
-	// (DoorID, Seq) is already stored, and reports how many were new. IDs
+	// (DoorID, Epoch, Seq) is already stored, and reports how many were new. IDs
 	// are not set on the slice. ReceivedAt defaults to now.
 	InsertEvents(ctx context.Context, events []Event) (inserted int, err error)
 	// SearchEvents returns one page of the events f selects, newest first,

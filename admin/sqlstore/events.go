@@ -15,11 +15,11 @@ import (
 // stays under SQLite's 32766 and PostgreSQL's 65535 parameters.
 const eventBatch = 1000
 
-const eventCols = `id, door_id, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at`
+const eventCols = `id, door_id, epoch, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at`
 
 func scanEvent(r scanner, e *admin.Event) error {
 	var seq int64
-	if err := r.Scan(&e.ID, &e.DoorID, &seq, tcol{&e.Time}, &e.ClockTrusted, &e.Kind, &e.Reason, &e.NIS, &e.PersonID, &e.Detail, tcol{&e.ReceivedAt}); err != nil {
+	if err := r.Scan(&e.ID, &e.DoorID, &e.Epoch, &seq, tcol{&e.Time}, &e.ClockTrusted, &e.Kind, &e.Reason, &e.NIS, &e.PersonID, &e.Detail, tcol{&e.ReceivedAt}); err != nil {
 		return err
 	}
 	e.Seq = uint64(seq)
@@ -101,14 +101,14 @@ func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, erro
 		} else {
 			b.WriteString(`INSERT`)
 		}
-		b.WriteString(` INTO events (door_id, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at) VALUES `)
-		args := make([]any, 0, len(batch)*10)
+		b.WriteString(` INTO events (door_id, epoch, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at) VALUES `)
+		args := make([]any, 0, len(batch)*11)
 		for i := range batch {
 			e := &batch[i]
 			if i > 0 {
 				b.WriteString(", ")
 			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			pid := e.PersonID
 			if pid == nil && e.NIS != "" {
 				pid = people[e.NIS]
@@ -117,10 +117,10 @@ func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, erro
 			if rcv.IsZero() {
 				rcv = now
 			}
-			args = append(args, e.DoorID, int64(e.Seq), db.t(e.Time), e.ClockTrusted, string(e.Kind), string(e.Reason), e.NIS, pid, e.Detail, db.t(rcv))
+			args = append(args, e.DoorID, e.Epoch, int64(e.Seq), db.t(e.Time), e.ClockTrusted, string(e.Kind), string(e.Reason), e.NIS, pid, e.Detail, db.t(rcv))
 		}
 		if db.d == dialectPostgres {
-			b.WriteString(` ON CONFLICT (door_id, seq) DO NOTHING`)
+			b.WriteString(` ON CONFLICT (door_id, epoch, seq) DO NOTHING`)
 		}
 		res, err := tx.ExecContext(ctx, db.q(b.String()), args...)
 		if err != nil {

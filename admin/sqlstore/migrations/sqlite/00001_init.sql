@@ -174,6 +174,9 @@ CREATE INDEX audit_time ON audit (time);
 CREATE TABLE events (
 	id            INTEGER PRIMARY KEY,
 	door_id       INTEGER NOT NULL,
+	-- epoch names the door's outbox: a door whose store was replaced
+	-- restarts its sequence numbers under a new epoch.
+	epoch         TEXT NOT NULL DEFAULT '',
 	seq           INTEGER NOT NULL,
 	time          INTEGER NOT NULL,
 	clock_trusted INTEGER NOT NULL,
@@ -183,7 +186,7 @@ CREATE TABLE events (
 	person_id     INTEGER,
 	detail        TEXT NOT NULL,
 	received_at   INTEGER NOT NULL,
-	UNIQUE (door_id, seq)
+	UNIQUE (door_id, epoch, seq)
 );
 -- The entry log lists newest first by (time, id), filtered by one of
 -- these. Events arrive roughly in time order, so the kind and reason

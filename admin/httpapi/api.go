@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/varco-access/varco/admin"
 	"github.com/varco-access/varco/admin/auth"
+	"github.com/varco-access/varco/admin/syncer"
+	"github.com/varco-access/varco/wire"
 )
 
 // Prefix is where the API is mounted.
@@ -50,10 +53,25 @@ type Options struct {
 	// Password is the argon2id cost of new password hashes. Default
 	// auth.DefaultParams; tests use auth.TestParams.
 	Password *auth.Params
+	// Sync connects the API to the doors (package syncer): it is told of
+	// every successful write, sends door commands and reports door
+	// status. Nil: no doors are connected (commands answer 503).
+	Sync DoorSync
 	// Log receives server errors. Default slog.Default().
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+}
+
+// DoorSync is what the API needs from the sync side (syncer.Syncer
+// implements it).
+type DoorSync interface {
+	// Changed says door views may have moved. It must not block.
+	Changed()
+	// Status is the last status of a door by controller id.
+	Status(controllerID string) (syncer.DoorStatus, bool)
+	// Command sends a signed command to a door.
+	Command(ctx context.Context, controllerID string, action wire.Action, by string) (wire.Cmd, error)
 }
 
 // API is the /api/v1 handler set.
@@ -103,7 +121,7 @@ func New(o Options) (*API, error) {
 // Register mounts the API under Prefix on r.
 func (a *API) Register(r gin.IRouter) {
 	g := r.Group(Prefix)
-	g.Use(noStore, auth.Authenticate(resolver{a}, SessionCookie), auth.CSRFProtect(a.csrf))
+	g.Use(noStore, auth.Authenticate(resolver{a}, SessionCookie), auth.CSRFProtect(a.csrf), a.notifySync)
 	for _, rt := range a.routes {
 		hs := []gin.HandlerFunc{}
 		switch {
@@ -134,6 +152,15 @@ func (a *API) NoRoute(c *gin.Context) {
 // Routes returns the route table (for the panel's tests and the docs).
 func (a *API) Routes() []Route { return append([]Route(nil), a.routes...) }
 
+// notifySync tells the sync side after every successful write, so that
+// doors get the change at once (the syncer coalesces bursts).
+func (a *API) notifySync(c *gin.Context) {
+	c.Next()
+	if a.opt.Sync != nil && c.Request.Method != http.MethodGet && c.Writer.Status() < 400 {
+		a.opt.Sync.Changed()
+	}
+}
+
 // noStore keeps API answers (personal data) out of caches.
 func noStore(c *gin.Context) {
 	c.Header("Cache-Control", "no-store")
@@ -159,10 +186,10 @@ func actor(c *gin.Context) admin.Actor {
 
 // Errors the handlers return, mapped by fail.
 var (
-	errNoRoute      = errors.New("no such API route")
-	errTooLarge     = errors.New("request body too large")
-	errSelf         = fmt.Errorf("%w: you cannot delete or disable your own account", admin.ErrConflict)
-	errNotEnrolable = errors.New("card refused")
+	errNoRoute  = errors.New("no such API route")
+	errTooLarge = errors.New("request body too large")
+	errSelf     = fmt.Errorf("%w: you cannot delete or disable your own account", admin.ErrConflict)
+	errNoSync   = errors.New("no doors are connected to this server (MQTT sync is off)")
 )
 
 // badRequest is a 400 that is not about one field.
@@ -191,6 +218,8 @@ func fail(c *gin.Context, err error) {
 		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": "request body too large"})
 	case errors.As(err, &rf):
 		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, gin.H{"error": rf.Error(), "reason": rf.reason})
+	case errors.Is(err, errNoSync):
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": err.Error()})
 	case errors.Is(err, errNoRoute):
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no such API route: " + c.Request.Method + " " + c.Request.URL.Path})
 	case errors.Is(err, admin.ErrNotFound):

@@ -12,9 +12,11 @@ import (
 	"github.com/varco-access/varco/admin"
 	"github.com/varco-access/varco/admin/auth"
 	"github.com/varco-access/varco/admin/httpapi"
+	"github.com/varco-access/varco/admin/syncer"
 	"github.com/varco-access/varco/reader"
 	"github.com/varco-access/varco/reader/testpki"
 	"github.com/varco-access/varco/reader/virtcie"
+	"github.com/varco-access/varco/wire"
 )
 
 func TestSessionLoginCSRFLogout(t *testing.T) {
@@ -501,6 +503,46 @@ func TestOpenAPIServed(t *testing.T) {
 			if doc.Paths[p][strings.ToLower(rt.Method)] == nil {
 				t.Errorf("%s %s missing from the OpenAPI document", rt.Method, p)
 			}
+		}
+	})
+}
+
+func TestDoorCommandsAndSyncNotice(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, e *env) {
+		var sites []admin.Site
+		e.must(200, req{method: "GET", path: "/sites"}).json(t, &sites)
+		before := e.sync.count()
+		var d admin.Door
+		e.must(201, req{method: "POST", path: "/doors", body: map[string]any{"site_id": sites[0].ID, "name": "Retro", "controller_id": "retro-1"}}).json(t, &d)
+		if e.sync.count() != before+1 {
+			t.Errorf("a write did not notify the sync side")
+		}
+		e.must(200, req{method: "GET", path: "/doors"})
+		e.as(auth.RoleAdmin, req{method: "POST", path: "/doors", body: map[string]any{"name": "no site"}})
+		if e.sync.count() != before+1 {
+			t.Errorf("a read or a failed write notified the sync side")
+		}
+		var cmd wire.Cmd
+		r := e.as(auth.RoleFacilities, req{method: "POST", path: fmt.Sprintf("/doors/%d/unlock", d.ID)})
+		if r.code != 202 {
+			t.Fatalf("unlock: %d %s", r.code, r.body)
+		}
+		r.json(t, &cmd)
+		if cmd.Action != wire.ActionUnlockOnce || len(e.sync.commands) != 1 || e.sync.commands[0] != "retro-1 unlock_once token:facilities-token" {
+			t.Errorf("unlock sent %v, answered %+v", e.sync.commands, cmd)
+		}
+		if r := e.as(auth.RoleHR, req{method: "POST", path: fmt.Sprintf("/doors/%d/unlock", d.ID)}); r.code != 403 {
+			t.Errorf("hr unlocks: %d", r.code)
+		}
+		e.sync.mu.Lock()
+		e.sync.status["retro-1"] = syncer.DoorStatus{Online: true, Rev: 3, OutboxLen: 12, ClockTrusted: true}
+		e.sync.mu.Unlock()
+		var st struct {
+			Sync *syncer.DoorStatus `json:"sync"`
+		}
+		e.as(auth.RoleViewer, req{method: "GET", path: fmt.Sprintf("/doors/%d/status", d.ID)}).json(t, &st)
+		if st.Sync == nil || !st.Sync.Online || st.Sync.OutboxLen != 12 {
+			t.Errorf("door status sync part: %+v", st.Sync)
 		}
 	})
 }

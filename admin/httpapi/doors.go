@@ -9,11 +9,16 @@ import (
 
 	"github.com/varco-access/varco"
 	"github.com/varco-access/varco/admin"
+	"github.com/varco-access/varco/admin/syncer"
+	"github.com/varco-access/varco/wire"
 )
 
 type (
 	doorStatus struct {
 		Door admin.Door `json:"door"`
+		// Sync is what the door last reported over MQTT (absent when it
+		// never connected).
+		Sync *syncer.DoorStatus `json:"sync,omitempty"`
 		// LastEvent is the door's newest event, if any.
 		LastEvent *admin.Event `json:"last_event,omitempty"`
 	}
@@ -134,6 +139,11 @@ func (a *API) doorStatus(c *gin.Context) {
 		return
 	}
 	st := doorStatus{Door: d}
+	if a.opt.Sync != nil {
+		if ds, ok := a.opt.Sync.Status(d.ControllerID); ok {
+			st.Sync = &ds
+		}
+	}
 	evs, _, err := a.store.SearchEvents(c.Request.Context(), admin.EventFilter{DoorID: id, Limit: 1})
 	if err != nil {
 		fail(c, err)
@@ -165,6 +175,32 @@ func (a *API) doorAccess(c *gin.Context) {
 			ScheduleIDs: g.ScheduleIDs, Always: g.Flags.Has(varco.FlagAlways), Lockdown: g.Flags.Has(varco.FlagLockdownOverride), Flags: g.Flags})
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// command sends a signed command to the door.
+func (a *API) command(action wire.Action) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id, err := idParam(c, "id")
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		d, err := a.store.GetDoor(c.Request.Context(), id)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		if a.opt.Sync == nil {
+			fail(c, errNoSync)
+			return
+		}
+		cmd, err := a.opt.Sync.Command(c.Request.Context(), d.ControllerID, action, actor(c).Name)
+		if err != nil {
+			fail(c, err)
+			return
+		}
+		c.JSON(http.StatusAccepted, cmd)
+	}
 }
 
 // members changes a group's people or doors and answers the group.

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +22,9 @@ import (
 	"github.com/varco-access/varco/admin/httpapi"
 	"github.com/varco-access/varco/admin/sqlstore"
 	"github.com/varco-access/varco/admin/sqlstore/pgtest"
+	"github.com/varco-access/varco/admin/syncer"
 	"github.com/varco-access/varco/reader/testpki"
+	"github.com/varco-access/varco/wire"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -37,7 +41,35 @@ type env struct {
 	users  map[auth.Role]admin.User
 	tokens map[auth.Role]string
 	now    time.Time
+	sync   *fakeSync
 }
+
+// fakeSync records what the API asks of the sync side.
+type fakeSync struct {
+	mu       sync.Mutex
+	changed  int
+	commands []string
+	status   map[string]syncer.DoorStatus
+}
+
+func (f *fakeSync) Changed() { f.mu.Lock(); f.changed++; f.mu.Unlock() }
+
+func (f *fakeSync) Status(door string) (syncer.DoorStatus, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	st, ok := f.status[door]
+	return st, ok
+}
+
+func (f *fakeSync) Command(ctx context.Context, door string, a wire.Action, by string) (wire.Cmd, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.commands = append(f.commands, door+" "+string(a)+" "+by)
+	now := time.Now().UTC()
+	return wire.Cmd{Seq: uint64(len(f.commands)), Action: a, IssuedAt: now, ExpiresAt: now.Add(time.Minute), By: by}, nil
+}
+
+func (f *fakeSync) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.changed }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
@@ -61,11 +93,12 @@ func newEnv(t *testing.T, backend string) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, st: st, users: map[auth.Role]admin.User{}, tokens: map[auth.Role]string{}, now: time.Now()}
+	e := &env{t: t, st: st, users: map[auth.Role]admin.User{}, tokens: map[auth.Role]string{}, now: time.Now(),
+		sync: &fakeSync{status: map[string]syncer.DoorStatus{}}}
 	e.api, err = httpapi.New(httpapi.Options{
 		Store: st, CSRFKey: bytes.Repeat([]byte{7}, auth.CSRFKeySize),
 		CSCAs: testpki.Committed(t).TrustedCSCAs(), Password: &auth.TestParams,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Sync: e.sync,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -58,6 +58,8 @@ var allowed = map[string]string{
 	"GET /doors/:id":            "ahfv",
 	"PUT /doors/:id":            "af",
 	"DELETE /doors/:id":         "af",
+	"POST /doors/:id/unlock":    "af",
+	"POST /doors/:id/resync":    "af",
 	"PUT /doors/:id/mode":       "af",
 	"GET /doors/:id/status":     "ahfv",
 	"GET /doors/:id/access":     "ahf",

@@ -5,6 +5,7 @@ import (
 
 	"github.com/varco-access/varco/admin"
 	"github.com/varco-access/varco/admin/auth"
+	"github.com/varco-access/varco/wire"
 )
 
 // Route is one API operation: the single declaration behind both the gin
@@ -161,6 +162,8 @@ func (a *API) table() []Route {
 		{Method: put, Path: "/doors/:id", Perm: auth.DoorsWrite, Tag: "doors", Summary: "replace a door (its mode is set with /mode)", Body: admin.Door{}, Resp: admin.Door{}, handler: a.updateDoor},
 		{Method: del, Path: "/doors/:id", Perm: auth.DoorsWrite, Tag: "doors", Summary: "delete a door", Status: 204, handler: doors.delete},
 		{Method: put, Path: "/doors/:id/mode", Perm: auth.DoorControl, Tag: "doors", Summary: "set a door's mode: normal, lockdown, unlocked_schedule, unlocked_command", Body: modeBody{}, Resp: admin.Door{}, handler: a.setDoorMode},
+		{Method: post, Path: "/doors/:id/unlock", Perm: auth.DoorControl, Tag: "doors", Summary: "release the door's strike once (signed command; 202 when sent)", Resp: wire.Cmd{}, Status: 202, handler: a.command(wire.ActionUnlockOnce)},
+		{Method: post, Path: "/doors/:id/resync", Perm: auth.DoorControl, Tag: "doors", Summary: "ask the door to resynchronise its allowlist", Resp: wire.Cmd{}, Status: 202, handler: a.command(wire.ActionResync)},
 		{Method: get, Path: "/doors/:id/status", Perm: auth.DoorsRead, Tag: "doors", Summary: "a door's mode, revision and last event", Resp: doorStatus{}, handler: a.doorStatus},
 		{Method: get, Path: "/doors/:id/access", Perm: auth.GroupsRead, Tag: "doors", Summary: "who can open this door: the door's allowlist", Resp: doorAccess{}, handler: a.doorAccess},
 

@@ -10,7 +10,7 @@ export GOFLAGS := -buildvcs=false
 
 GO        ?= go
 BIN       := bin
-PKGS_TEST := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 util-linux postgresql
+PKGS_TEST := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 util-linux postgresql mosquitto
 PKGS_RUN  := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 curl
 PKGS_CROSS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
 	libpcsclite-dev:arm64 libpcsclite-dev:armhf pkg-config qemu-user file

@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +22,7 @@ import (
 	"github.com/varco-access/varco/controller/door"
 	"github.com/varco-access/varco/controller/fakegpio"
 	"github.com/varco-access/varco/controller/metrics"
+	"github.com/varco-access/varco/controller/mqttsync"
 	"github.com/varco-access/varco/controller/sdnotify"
 	"github.com/varco-access/varco/controller/store"
 	"github.com/varco-access/varco/reader"
@@ -34,6 +38,10 @@ type unit struct {
 	cfg    config.Door
 	reader string // PC/SC reader name
 	door   *door.Door
+	// loc is the zone of the door's schedules: the admin's for the door
+	// when it set one, else the site's.
+	loc  atomic.Pointer[time.Location]
+	sync *mqttsync.Session // nil without [mqtt]
 }
 
 // Controller is a running varco-door. Create it with New, then Run it.
@@ -49,6 +57,7 @@ type Controller struct {
 
 	units    []*unit
 	byReader map[string]*unit
+	byID     map[string]*unit
 }
 
 // New opens the store, puts every relay in its safe state and prepares the
@@ -64,7 +73,7 @@ func New(cfg config.Config, log *slog.Logger) (c *Controller, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c = &Controller{cfg: cfg, log: log, loc: loc, byReader: map[string]*unit{}}
+	c = &Controller{cfg: cfg, log: log, loc: loc, byReader: map[string]*unit{}, byID: map[string]*unit{}}
 	defer func() {
 		if err != nil {
 			c.Close()
@@ -102,7 +111,96 @@ func New(cfg config.Config, log *slog.Logger) (c *Controller, err error) {
 		},
 	})
 	c.metrics.SetClockTrusted(c.clock.Trusted())
+	for _, u := range c.units {
+		c.restoreSettings(u)
+	}
+	if cfg.MQTT.Enabled() {
+		if err := c.startSync(); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// restoreSettings puts a door back in the mode and zone its store holds:
+// a lockdown survives a reboot, and the admin's zone for the door is
+// used from the first tap.
+func (c *Controller) restoreSettings(u *unit) {
+	u.loc.Store(c.loc)
+	set, err := c.store.DoorSettings(u.cfg.ID)
+	if err != nil {
+		c.log.Error("door settings", "door", u.cfg.ID, "err", err)
+		return
+	}
+	if m := set.Effective(); m != u.door.Mode() {
+		if err := u.door.SetMode(m); err != nil {
+			c.log.Error("restore door mode", "door", u.cfg.ID, "mode", m, "err", err)
+		}
+	}
+	if set.TimeZone != "" {
+		if l, err := time.LoadLocation(set.TimeZone); err == nil {
+			u.loc.Store(l)
+		}
+	}
+}
+
+// startSync makes one MQTT session per door (see controller/mqttsync):
+// a connection has one Last Will and the broker's ACL is per door.
+func (c *Controller) startSync() error {
+	key, err := c.cfg.Site.Key()
+	if err != nil {
+		return fmt.Errorf("site.site_public_key: %w", err)
+	}
+	u0, err := url.Parse(c.cfg.MQTT.Broker)
+	if err != nil {
+		return fmt.Errorf("mqtt.broker: %w", err)
+	}
+	secure := false
+	switch u0.Scheme {
+	case "mqtts", "ssl", "tls", "wss":
+		secure = true
+	}
+	version := buildVersion()
+	for _, u := range c.units {
+		willTopic, will, err := mqttsync.WillFor(c.cfg.Site.ID, u.cfg.ID)
+		if err != nil {
+			return err
+		}
+		po := mqttsync.PahoOptions{
+			Broker:    c.cfg.MQTT.Broker,
+			ClientID:  mqttsync.ClientID(u.cfg.ID),
+			WillTopic: willTopic, Will: will,
+			KeepAlive: c.cfg.MQTT.KeepAlive.Duration,
+			Backoff:   mqttsync.Backoff{Min: c.cfg.MQTT.ReconnectMin.Duration, Max: c.cfg.MQTT.ReconnectMax.Duration},
+			Log:       c.log.With("door", u.cfg.ID),
+		}
+		if secure {
+			certFile, keyFile := c.cfg.DoorTLS(u.cfg)
+			po.TLS = mqttsync.TLSFiles(c.cfg.MQTT.CA, certFile, keyFile, "")
+		}
+		tr, err := mqttsync.NewPahoTransport(po)
+		if err != nil {
+			return fmt.Errorf("mqtt.broker: %w", err)
+		}
+		u.sync, err = mqttsync.New(mqttsync.Options{
+			Site: c.cfg.Site.ID, SiteKey: key, Door: u.door, Store: c.store, Transport: tr,
+			Emit: c.emit, ClockTrusted: c.clock.Trusted,
+			SetLocation: func(l *time.Location) { u.loc.Store(l) },
+			Metrics:     c.metrics, Log: c.log, Version: version,
+		})
+		if err != nil {
+			return fmt.Errorf("door %s: %w", u.cfg.ID, err)
+		}
+	}
+	return nil
+}
+
+// buildVersion is the module version of the binary, for Status.Version.
+func buildVersion() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
 }
 
 // readerName is the PC/SC reader of a door: the configured name, or for
@@ -160,6 +258,7 @@ func (c *Controller) openDoors() error {
 		u := &unit{cfg: d, reader: readerName(d), door: dr}
 		c.units = append(c.units, u)
 		c.byReader[u.reader] = u
+		c.byID[d.ID] = u
 	}
 	return nil
 }
@@ -183,6 +282,9 @@ func (c *Controller) emit(ev varco.Event) {
 	if n, err := c.store.Len(ev.Door); err == nil {
 		c.metrics.SetOutboxLen(ev.Door, n)
 	}
+	if u := c.byID[ev.Door]; u != nil && u.sync != nil {
+		u.sync.Notify() // never blocks
+	}
 	c.log.Info("event", "door", stored.Door, "seq", stored.Seq, "kind", stored.Kind,
 		"nis", stored.NIS, "person", stored.PersonID, "reason", stored.Reason, "detail", stored.Detail)
 }
@@ -193,7 +295,8 @@ func (c *Controller) tap(u *unit, card reader.Transmitter) error {
 	start := time.Now()
 	c.metrics.Tap(u.cfg.ID)
 	read, rerr := reader.ReadDoor(card, nil)
-	in := decide.Input{Read: read, ReadErr: rerr, Location: c.loc, Mode: u.door.Mode(),
+	loc := u.loc.Load()
+	in := decide.Input{Read: read, ReadErr: rerr, Location: loc, Mode: u.door.Mode(),
 		Clock: decide.ClockState{Trusted: c.clock.Trusted()}}
 	in.Policy.MaxOffline = c.cfg.MaxOffline.Duration
 	if c.cfg.ClockPolicy(u.cfg) == config.ClockAllow {
@@ -215,7 +318,7 @@ func (c *Controller) tap(u *unit, card reader.Transmitter) error {
 			if err != nil {
 				return err
 			}
-			today := start.In(c.loc).Format(time.DateOnly)
+			today := start.In(loc).Format(time.DateOnly)
 			hol, err := r.IsHoliday(today)
 			in.Holidays = map[string]bool{today: hol}
 			return err
@@ -286,6 +389,19 @@ func (c *Controller) Run(ctx context.Context) (err error) {
 	wg.Add(2)
 	go func() { defer wg.Done(); c.clock.Run(ctx) }()
 	go func() { defer wg.Done(); sdnotify.Watchdog(ctx) }()
+	for _, u := range c.units {
+		if u.sync == nil {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer door.HaltOnPanic(c.doors()...)
+			if err := u.sync.Run(ctx); err != nil {
+				c.log.Error("mqtt sync stopped", "door", u.cfg.ID, "err", err)
+			}
+		}()
+	}
 
 	mon := pcsc.NewMonitor(pcsc.Options{
 		Match: func(name string) bool { _, ok := c.byReader[name]; return ok },

@@ -135,17 +135,42 @@ type Log struct {
 	JSON bool `toml:"json"`
 }
 
-// MQTT is the [mqtt] table. All paths are optional until the sync link is
-// configured; Broker empty means "no sync".
+// MQTT is the [mqtt] table: the link to the admin server's broker.
+// Broker empty means "no sync": the doors work offline from their stored
+// allowlists.
+//
+// Each door connects on its own MQTT session, because a connection has one
+// Last Will and the broker's ACL is per door identity: each door has its
+// own TLS client certificate, whose Common Name is "door:<id>"
+// (wire/sitepki), read from [Door.ClientCert] and [Door.ClientKey]
+// (default <state_dir>/mqtt/<id>.crt and .key, where `varco door
+// provision` writes them). The files are read at every connection
+// attempt: a missing or renewed certificate needs no restart, and a door
+// without one still opens from its stored allowlist.
 type MQTT struct {
 	// Broker is the broker URL, e.g. "mqtts://admin.example.org:8883".
 	Broker string `toml:"broker"`
-	// ClientCert and ClientKey are PEM files for mutual TLS; both or none.
+	// CA is a PEM bundle that verifies the broker (the site's MQTT CA):
+	// only certificates it signs are accepted. Empty uses the system pool.
+	CA string `toml:"ca"`
+	// ClientCert and ClientKey are a shorthand for a controller with one
+	// door: that door's certificate and key, when the door sets none. With
+	// several doors they are an error: each door has its own.
 	ClientCert string `toml:"client_cert"`
 	ClientKey  string `toml:"client_key"`
-	// CA is a PEM bundle that verifies the broker; empty uses the system pool.
-	CA string `toml:"ca"`
+	// KeepAlive is the MQTT keep-alive: a dead link is noticed within
+	// about 1.5 times it. Default 30s.
+	KeepAlive Duration `toml:"keep_alive"`
+	// ReconnectMin and ReconnectMax bound the wait between connection
+	// attempts, which doubles from ReconnectMin up to ReconnectMax, with
+	// random jitter so that doors do not reconnect in step after a broker
+	// restart. Defaults 1s and 2m.
+	ReconnectMin Duration `toml:"reconnect_min"`
+	ReconnectMax Duration `toml:"reconnect_max"`
 }
+
+// Enabled reports whether the sync link is configured.
+func (m MQTT) Enabled() bool { return m.Broker != "" }
 
 // Clock is the [clock] table.
 type Clock struct {
@@ -210,18 +235,29 @@ type Door struct {
 	// UntrustedClock overrides [Config.UntrustedClock] for this door when
 	// not empty.
 	UntrustedClock string `toml:"untrusted_clock"`
+	// ClientCert and ClientKey are the PEM certificate and key of the
+	// door's MQTT connection (see [MQTT]); both or neither. Default
+	// <state_dir>/mqtt/<id>.crt and <state_dir>/mqtt/<id>.key. See
+	// [Config.DoorTLS].
+	ClientCert string `toml:"client_cert"`
+	ClientKey  string `toml:"client_key"`
 }
 
 // DefaultConfig returns the defaults of every optional setting. It has no
 // site, controller id or doors, so it does not validate by itself.
 func DefaultConfig() Config {
 	return Config{
-		Site:           Site{TimeZone: "Europe/Rome"},
-		StateDir:       "/var/lib/varco-door",
-		StoreFile:      "varco-door.db",
-		Log:            Log{Level: "info"},
-		MetricsAddr:    "127.0.0.1:9465",
-		Clock:          Clock{NTPCheck: true},
+		Site:        Site{TimeZone: "Europe/Rome"},
+		StateDir:    "/var/lib/varco-door",
+		StoreFile:   "varco-door.db",
+		Log:         Log{Level: "info"},
+		MetricsAddr: "127.0.0.1:9465",
+		Clock:       Clock{NTPCheck: true},
+		MQTT: MQTT{
+			KeepAlive:    D(30 * time.Second),
+			ReconnectMin: D(time.Second),
+			ReconnectMax: D(2 * time.Minute),
+		},
 		UntrustedClock: ClockDeny,
 		OutboxCap:      2_000_000,
 		GPIO:           GPIOPeriph,
@@ -319,9 +355,10 @@ func (s Site) Location() (*time.Location, error) {
 	return time.LoadLocation(s.TimeZone)
 }
 
-// Key decodes the site's Ed25519 public key.
+// Key decodes the site's Ed25519 public key, which verifies every
+// admin-to-door message (wire.ParsePublicKey's format).
 func (s Site) Key() (ed25519.PublicKey, error) {
-	b, err := base64.StdEncoding.DecodeString(s.PublicKey)
+	b, err := base64.StdEncoding.Strict().DecodeString(s.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("not standard base64: %w", err)
 	}
@@ -329,6 +366,20 @@ func (s Site) Key() (ed25519.PublicKey, error) {
 		return nil, fmt.Errorf("%d bytes, want a %d-byte Ed25519 public key", len(b), ed25519.PublicKeySize)
 	}
 	return ed25519.PublicKey(b), nil
+}
+
+// DoorTLS returns the client certificate and key files of door d's MQTT
+// connection: the door's own, else for a controller with one door the
+// [mqtt] table's, else <state_dir>/mqtt/<id>.crt and .key.
+func (c Config) DoorTLS(d Door) (cert, key string) {
+	switch {
+	case d.ClientCert != "":
+		return d.ClientCert, d.ClientKey
+	case c.MQTT.ClientCert != "" && len(c.Doors) == 1:
+		return c.MQTT.ClientCert, c.MQTT.ClientKey
+	}
+	dir := filepath.Join(c.StateDir, "mqtt")
+	return filepath.Join(dir, d.ID+".crt"), filepath.Join(dir, d.ID+".key")
 }
 
 // ClockPolicy returns the door's policy for schedule-limited grants while

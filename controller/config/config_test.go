@@ -90,9 +90,6 @@ relay_pin = "GPIO20"
 }
 
 func TestParseErrors(t *testing.T) {
-	door2 := func(extra string) string {
-		return minimal + "[[doors]]\nid = \"d2\"\nreader = \"virtual\"\nrelay_pin = \"GPIO20\"\n" + extra
-	}
 	tests := []struct {
 		name string
 		src  string
@@ -145,6 +142,14 @@ func TestParseErrors(t *testing.T) {
 		{"mqtt scheme", minimal + "[mqtt]\nbroker = \"http://x:1\"\n", []string{"mqtt.broker: \"http://x:1\""}},
 		{"mqtt half tls", minimal + "[mqtt]\nbroker = \"mqtts://x:8883\"\nclient_cert = \"/c\"\n", []string{"mqtt.client_key"}},
 		{"mqtt certs without broker", minimal + "[mqtt]\nca = \"/ca\"\n", []string{"mqtt.broker: required"}},
+		{"mqtt shared cert, two doors", door2("") + "[mqtt]\nbroker = \"mqtts://x:8883\"\nclient_cert = \"/c\"\nclient_key = \"/k\"\n",
+			[]string{"mqtt.client_cert: each of the 2 doors connects with its own certificate"}},
+		{"mqtt relative ca", minimal + "[mqtt]\nbroker = \"mqtts://x:8883\"\nca = \"ca.pem\"\n", []string{"mqtt.ca: \"ca.pem\" is not an absolute path"}},
+		{"mqtt keep alive", minimal + "[mqtt]\nbroker = \"mqtts://x:8883\"\nkeep_alive = \"1s\"\n", []string{"mqtt.keep_alive: 1s is below the 5s minimum"}},
+		{"mqtt reconnect", minimal + "[mqtt]\nbroker = \"mqtts://x:8883\"\nreconnect_min = \"10s\"\nreconnect_max = \"5s\"\n", []string{"mqtt.reconnect_max: 5s is below the 10s minimum"}},
+		{"door half cert", minimal + "client_cert = \"/c\"\n[mqtt]\nbroker = \"mqtts://x:8883\"\n", []string{"doors[0].client_key: client_cert and client_key go together"}},
+		{"door relative cert", minimal + "client_cert = \"c.pem\"\nclient_key = \"/k\"\n[mqtt]\nbroker = \"mqtts://x:8883\"\n", []string{"doors[0].client_cert: \"c.pem\" is not an absolute path"}},
+		{"door cert without broker", minimal + "client_cert = \"/c\"\nclient_key = \"/k\"\n", []string{"doors[0].client_cert: only with mqtt.broker set"}},
 		{"several at once", "max_offline = \"-1h\"\n" + minimal + "fail_mode = \"x\"\n", []string{"max_offline", "doors[0].fail_mode"}},
 	}
 	for _, tt := range tests {
@@ -195,6 +200,35 @@ client_key = "/k"
 	}
 	if c.SlogLevel().String() != "INFO" {
 		t.Errorf("SlogLevel = %v", c.SlogLevel())
+	}
+}
+
+// door2 is minimal with a second door, extra appended to it.
+func door2(extra string) string {
+	return minimal + "[[doors]]\nid = \"d2\"\nreader = \"virtual\"\nrelay_pin = \"GPIO20\"\n" + extra
+}
+
+func TestDoorTLS(t *testing.T) {
+	one := MustParse(t, minimal+"[mqtt]\nbroker = \"mqtts://x:8883\"\n")
+	if c, k := one.DoorTLS(one.Doors[0]); c != "/var/lib/varco-door/mqtt/d1.crt" || k != "/var/lib/varco-door/mqtt/d1.key" {
+		t.Errorf("default = %q, %q", c, k)
+	}
+	if !one.MQTT.Enabled() || one.MQTT.KeepAlive.Duration != 30*time.Second || one.MQTT.ReconnectMin.Duration != time.Second || one.MQTT.ReconnectMax.Duration != 2*time.Minute {
+		t.Errorf("mqtt defaults: %+v", one.MQTT)
+	}
+	shared := MustParse(t, minimal+"[mqtt]\nbroker = \"mqtts://x:8883\"\nclient_cert = \"/c\"\nclient_key = \"/k\"\n")
+	if c, k := shared.DoorTLS(shared.Doors[0]); c != "/c" || k != "/k" {
+		t.Errorf("one door, [mqtt] certificate = %q, %q", c, k)
+	}
+	own := MustParse(t, door2("client_cert = \"/d2.crt\"\nclient_key = \"/d2.key\"\n")+"[mqtt]\nbroker = \"mqtts://x:8883\"\n")
+	if c, k := own.DoorTLS(own.Doors[1]); c != "/d2.crt" || k != "/d2.key" {
+		t.Errorf("door's own = %q, %q", c, k)
+	}
+	if c, _ := own.DoorTLS(own.Doors[0]); c != "/var/lib/varco-door/mqtt/d1.crt" {
+		t.Errorf("other door = %q", c)
+	}
+	if off := MustParse(t, minimal); off.MQTT.Enabled() {
+		t.Error("MQTT enabled without a broker")
 	}
 }
 

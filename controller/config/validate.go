@@ -78,7 +78,7 @@ func (c Config) Validate() error {
 		}
 	}
 
-	checkMQTT(v, c.MQTT)
+	checkMQTT(v, c.MQTT, len(c.Doors))
 
 	if c.MaxOffline.Duration < 0 {
 		v.add("max_offline", "%v is negative (0 means unlimited)", c.MaxOffline.Duration)
@@ -157,6 +157,14 @@ func (c Config) Validate() error {
 			v.add(p+".fail_mode", "%q: want %q or %q", d.FailMode, FailSecure, FailSafe)
 		}
 		checkPolicy(v, p+".untrusted_clock", d.UntrustedClock, true)
+		if (d.ClientCert == "") != (d.ClientKey == "") {
+			v.add(p+".client_key", "client_cert and client_key go together")
+		}
+		checkPath(v, p+".client_cert", d.ClientCert)
+		checkPath(v, p+".client_key", d.ClientKey)
+		if d.ClientCert != "" && !c.MQTT.Enabled() {
+			v.add(p+".client_cert", "only with mqtt.broker set")
+		}
 	}
 	return errors.Join(v.errs...)
 }
@@ -199,7 +207,7 @@ func checkRange(v *validator, field string, d, lo, hi time.Duration) {
 	}
 }
 
-func checkMQTT(v *validator, m MQTT) {
+func checkMQTT(v *validator, m MQTT, doors int) {
 	if m.Broker == "" {
 		if m.ClientCert != "" || m.ClientKey != "" || m.CA != "" {
 			v.add("mqtt.broker", "required when mqtt certificates are set")
@@ -222,5 +230,22 @@ func checkMQTT(v *validator, m MQTT) {
 	}
 	if (m.ClientCert == "") != (m.ClientKey == "") {
 		v.add("mqtt.client_key", "client_cert and client_key go together")
+	}
+	if m.ClientCert != "" && doors > 1 {
+		v.add("mqtt.client_cert", "each of the %d doors connects with its own certificate: set doors[i].client_cert and client_key instead (default <state_dir>/mqtt/<id>.crt and .key)", doors)
+	}
+	checkPath(v, "mqtt.ca", m.CA)
+	checkPath(v, "mqtt.client_cert", m.ClientCert)
+	checkPath(v, "mqtt.client_key", m.ClientKey)
+	checkRange(v, "mqtt.keep_alive", m.KeepAlive.Duration, 5*time.Second, 10*time.Minute)
+	checkRange(v, "mqtt.reconnect_min", m.ReconnectMin.Duration, 100*time.Millisecond, time.Minute)
+	checkRange(v, "mqtt.reconnect_max", m.ReconnectMax.Duration, m.ReconnectMin.Duration, time.Hour)
+}
+
+// checkPath accepts an empty path or an absolute one: a daemon's working
+// directory is nobody's choice.
+func checkPath(v *validator, field, path string) {
+	if path != "" && !strings.HasPrefix(path, "/") {
+		v.add(field, "%q is not an absolute path", path)
 	}
 }

@@ -65,7 +65,21 @@ type Metrics struct {
 	revision     *prometheus.GaugeVec
 	clockTrusted prometheus.Gauge
 	readerUp     *prometheus.GaugeVec
+
+	// The MQTT sync link (controller/mqttsync).
+	connected  *prometheus.GaugeVec
+	messages   *prometheus.CounterVec
+	rejected   *prometheus.CounterVec
+	suppressed *prometheus.CounterVec
+	inFlight   *prometheus.GaugeVec
+	lastSync   *prometheus.GaugeVec
 }
+
+// Directions of SyncMessage.
+const (
+	In  = "in"  // admin to door
+	Out = "out" // door to admin
+)
 
 // New returns metrics registered on a new private registry, together with
 // the Go runtime and process collectors.
@@ -101,6 +115,30 @@ func New(build BuildInfo) *Metrics {
 			Namespace: Namespace, Name: "reader_up",
 			Help: "1 while the door's reader is present and pcscd answers, else 0.",
 		}, []string{"door", "reader"}),
+		connected: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "mqtt_connected",
+			Help: "1 while the door's MQTT session to the admin's broker is up, else 0.",
+		}, []string{"door"}),
+		messages: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "mqtt_messages_total",
+			Help: "MQTT messages received (in) and published (out), by wire kind.",
+		}, []string{"door", "direction", "kind"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "mqtt_rejected_total",
+			Help: "Admin-to-door messages not acted on, by reason (stale duplicates included).",
+		}, []string{"door", "reason"}),
+		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "sync_events_suppressed_total",
+			Help: "Sync events not written to the outbox because one of the same reason was written less than a minute before.",
+		}, []string{"door", "reason"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "outbox_in_flight_events",
+			Help: "Events sent to the admin and not yet acknowledged.",
+		}, []string{"door"}),
+		lastSync: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Namespace: Namespace, Name: "last_sync_timestamp_seconds",
+			Help: "When the door last applied an update or learnt it is current (Unix time), 0 if never.",
+		}, []string{"door"}),
 	}
 	version := build.Version
 	if version == "" {
@@ -116,6 +154,7 @@ func New(build BuildInfo) *Metrics {
 	buildInfo.Set(1)
 	m.reg.MustRegister(
 		m.taps, m.decisions, m.latency, m.outbox, m.revision, m.clockTrusted, m.readerUp,
+		m.connected, m.messages, m.rejected, m.suppressed, m.inFlight, m.lastSync,
 		buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -205,6 +244,73 @@ func (m *Metrics) SetReaderUp(door, reader string, up bool) {
 		return
 	}
 	m.readerUp.WithLabelValues(door, reader).Set(b2f(up))
+}
+
+// AddSyncDoor creates the sync series of a door at zero; call it for each
+// door when the MQTT link is configured.
+func (m *Metrics) AddSyncDoor(door string) {
+	if m == nil {
+		return
+	}
+	m.connected.WithLabelValues(door)
+	m.inFlight.WithLabelValues(door)
+	m.lastSync.WithLabelValues(door)
+}
+
+// SetConnected records whether door's MQTT session is up.
+func (m *Metrics) SetConnected(door string, up bool) {
+	if m == nil {
+		return
+	}
+	m.connected.WithLabelValues(door).Set(b2f(up))
+}
+
+// SyncMessage counts one MQTT message of kind (a wire kind) received
+// (direction In) or published (Out) for door.
+func (m *Metrics) SyncMessage(door, direction, kind string) {
+	if m == nil {
+		return
+	}
+	m.messages.WithLabelValues(door, direction, kind).Inc()
+}
+
+// SyncRejected counts an admin-to-door message door did not act on;
+// reason is one of a fixed list (controller/mqttsync).
+func (m *Metrics) SyncRejected(door, reason string) {
+	if m == nil {
+		return
+	}
+	m.rejected.WithLabelValues(door, reason).Inc()
+}
+
+// SyncEventSuppressed counts a sync event the rate limit kept out of the
+// outbox.
+func (m *Metrics) SyncEventSuppressed(door, reason string) {
+	if m == nil {
+		return
+	}
+	m.suppressed.WithLabelValues(door, reason).Inc()
+}
+
+// SetOutboxInFlight sets how many of door's events are sent and not yet
+// acknowledged.
+func (m *Metrics) SetOutboxInFlight(door string, n int) {
+	if m == nil {
+		return
+	}
+	m.inFlight.WithLabelValues(door).Set(float64(n))
+}
+
+// SetLastSync records when door last synced; a zero t records 0.
+func (m *Metrics) SetLastSync(door string, t time.Time) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if !t.IsZero() {
+		v = float64(t.UnixNano()) / 1e9
+	}
+	m.lastSync.WithLabelValues(door).Set(v)
 }
 
 func b2f(b bool) float64 {

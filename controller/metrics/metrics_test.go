@@ -103,6 +103,40 @@ func TestPrivateRegistry(t *testing.T) {
 	}
 }
 
+func TestSyncMetrics(t *testing.T) {
+	m := New(BuildInfo{})
+	m.AddSyncDoor("front")
+	m.AddSyncDoor("back")
+	m.SetConnected("front", true)
+	m.SyncMessage("front", In, "grants")
+	m.SyncMessage("front", In, "grants")
+	m.SyncMessage("front", Out, "events")
+	m.SyncRejected("front", "signature")
+	m.SyncEventSuppressed("front", "signature")
+	m.SetOutboxInFlight("front", 500)
+	m.SetLastSync("front", time.Unix(1700000000, 500_000_000))
+	body := scrape(t, m.Handler())
+	for _, want := range []string{
+		`varco_door_mqtt_connected{door="front"} 1`,
+		`varco_door_mqtt_connected{door="back"} 0`,
+		`varco_door_mqtt_messages_total{direction="in",door="front",kind="grants"} 2`,
+		`varco_door_mqtt_messages_total{direction="out",door="front",kind="events"} 1`,
+		`varco_door_mqtt_rejected_total{door="front",reason="signature"} 1`,
+		`varco_door_sync_events_suppressed_total{door="front",reason="signature"} 1`,
+		`varco_door_outbox_in_flight_events{door="front"} 500`,
+		`varco_door_outbox_in_flight_events{door="back"} 0`,
+		`varco_door_last_sync_timestamp_seconds{door="front"} 1.7000000005e+09`,
+		`varco_door_last_sync_timestamp_seconds{door="back"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("scrape lacks %q", want)
+		}
+	}
+	if t.Failed() {
+		t.Logf("scrape:\n%s", body)
+	}
+}
+
 func TestNilRecordsNothing(t *testing.T) {
 	var m *Metrics
 	m.AddDoor("d", "r")
@@ -113,6 +147,13 @@ func TestNilRecordsNothing(t *testing.T) {
 	m.SetRevision("d", 1)
 	m.SetClockTrusted(true)
 	m.SetReaderUp("d", "r", true)
+	m.AddSyncDoor("d")
+	m.SetConnected("d", true)
+	m.SyncMessage("d", In, "head")
+	m.SyncRejected("d", "stale")
+	m.SyncEventSuppressed("d", "stale")
+	m.SetOutboxInFlight("d", 1)
+	m.SetLastSync("d", time.Now())
 }
 
 func TestServe(t *testing.T) {

@@ -27,6 +27,12 @@ type Delta struct {
 	// ReplaceHolidays is set.
 	Holidays        []varco.Holiday
 	ReplaceHolidays bool
+	// Mode is the door's configured mode and TimeZone the IANA zone of
+	// its schedules, as the admin sets them; empty means unchanged. They
+	// are stored with the revision (see DoorSettings); applying the mode
+	// to the running door is the caller's.
+	Mode     varco.DoorMode
+	TimeZone string
 }
 
 // Snapshot is one door's complete allowlist at Rev.
@@ -38,6 +44,10 @@ type Snapshot struct {
 	// replace all holidays.
 	Schedules []varco.Schedule `json:"schedules,omitempty"`
 	Holidays  []varco.Holiday  `json:"holidays,omitempty"`
+	// Mode and TimeZone replace the door's configured mode and zone;
+	// empty means the defaults (ModeNormal, the site's zone).
+	Mode     varco.DoorMode `json:"mode,omitempty"`
+	TimeZone string         `json:"time_zone,omitempty"`
 }
 
 // encoded is a validated grant ready to Put.
@@ -124,6 +134,9 @@ func (s *Store) applyDelta(d Delta, now time.Time) error {
 	if err := validateShared(d.Schedules, d.Holidays); err != nil {
 		return err
 	}
+	if err := validateSettings(d.Mode, d.TimeZone); err != nil {
+		return err
+	}
 	scheds, hols, err := marshalShared(d.Schedules, d.Holidays)
 	if err != nil {
 		return err
@@ -159,6 +172,16 @@ func (s *Store) applyDelta(d Delta, now time.Time) error {
 		}
 		if err := putShared(tx, scheds, d.DeleteSchedules, hols, d.ReplaceHolidays); err != nil {
 			return err
+		}
+		if d.Mode != "" {
+			if err := meta.Put(keyMode, []byte(d.Mode)); err != nil {
+				return err
+			}
+		}
+		if d.TimeZone != "" {
+			if err := meta.Put(keyZone, []byte(d.TimeZone)); err != nil {
+				return err
+			}
 		}
 		return putDoorMeta(meta, d.ToRev, now, count)
 	})
@@ -196,6 +219,9 @@ func (s *Store) applySnapshot(snap Snapshot, now time.Time) error {
 		if err := validateShared(snap.Schedules, snap.Holidays); err != nil {
 			return err
 		}
+		if err := validateSettings(snap.Mode, snap.TimeZone); err != nil {
+			return err
+		}
 		if scheds, hols, err = marshalShared(snap.Schedules, snap.Holidays); err != nil {
 			return err
 		}
@@ -227,6 +253,12 @@ func (s *Store) applySnapshot(snap Snapshot, now time.Time) error {
 			}
 		}
 		if err := putShared(tx, scheds, nil, hols, true); err != nil {
+			return err
+		}
+		if err := putOrDelete(meta, keyMode, []byte(snap.Mode)); err != nil {
+			return err
+		}
+		if err := putOrDelete(meta, keyZone, []byte(snap.TimeZone)); err != nil {
 			return err
 		}
 		return putDoorMeta(meta, snap.Rev, now, uint64(len(gs)))

@@ -26,6 +26,11 @@ var (
 	// outbox, and nothing has been deleted.
 	ErrAckAhead = errors.New("store: ack beyond the last sequence number")
 
+	// ErrStaleCommand is returned by RecordCmd when a remote command's
+	// sequence number is not greater than the last one executed: a
+	// duplicate or a replay.
+	ErrStaleCommand = errors.New("store: command already executed")
+
 	// ErrCorrupt is returned when bytes read from the file do not decode
 	// or break an invariant (see Check).
 	ErrCorrupt = errors.New("store: corrupt data")

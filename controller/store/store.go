@@ -42,9 +42,10 @@ const DefaultLockTimeout = time.Second
 
 // Store is the open bbolt file. Its methods are safe for concurrent use.
 type Store struct {
-	db   *bolt.DB
-	path string
-	cap  int
+	db    *bolt.DB
+	path  string
+	cap   int
+	epoch string
 }
 
 // Bucket and key names (see the layout in doc.go).
@@ -98,19 +99,22 @@ func Open(path string, opts *Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	var epoch string
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, name := range [][]byte{bktDoors, bktSchedules, bktHolidays, bktMeta, bktOutbox} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return nil
+		var err error
+		epoch, err = initEpoch(tx)
+		return err
 	})
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: init %s: %w", path, err)
 	}
-	return &Store{db: db, path: path, cap: o.OutboxCap}, nil
+	return &Store{db: db, path: path, cap: o.OutboxCap, epoch: epoch}, nil
 }
 
 // Close closes the file, waiting for transactions in flight.

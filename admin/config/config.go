@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -74,6 +75,8 @@ type Config struct {
 	// Demo marks a demonstration install (sample data, banner in the
 	// panel). Default false.
 	Demo bool `toml:"demo"`
+	// MQTT is the link to the doors.
+	MQTT MQTT `toml:"mqtt"`
 
 	// file is the path the configuration was read from, for errors.
 	file string
@@ -110,6 +113,93 @@ type Log struct {
 	JSON bool `toml:"json"`
 }
 
+// MQTT is the [mqtt] table: the broker through which the admin syncs the
+// doors (ARCHITECTURE.md section 5). By default varco-admin runs its own
+// broker (Embedded) with a site CA it keeps in DataDir/mqtt; with
+// Embedded false it connects to an external one (Broker), or, with no
+// Broker either, syncs no door at all.
+type MQTT struct {
+	// Site is the site id in every topic (varco/v1/{site}/...): the
+	// [site] id of every door's configuration. Default "sede". A
+	// wire.ValidID.
+	Site string `toml:"site"`
+	// Embedded runs the broker inside varco-admin. Default true.
+	Embedded bool `toml:"embedded"`
+	// Listen is the embedded broker's MQTT-over-TLS address. Default
+	// ":8883" (every interface: the doors connect to it); port 0 picks a
+	// free port (tests).
+	Listen string `toml:"listen"`
+	// Hosts are extra DNS names or IP addresses the embedded broker's
+	// certificate is valid for, besides the machine's host name,
+	// "localhost", 127.0.0.1 and ::1: the names the doors dial (see
+	// [Config.BrokerHosts]). In the environment, a comma-separated list.
+	Hosts List `toml:"hosts"`
+	// Broker is the URL of an external broker ("mqtts://mqtt.example.it:8883")
+	// when Embedded is false. Empty (and Embedded false) disables the
+	// sync: the doors keep working from their stored allowlists and
+	// commands to them are refused.
+	Broker string `toml:"broker"`
+	// ClientCert and ClientKey are the admin's PEM client certificate for
+	// the external broker, whose Common Name must be "admin"; CA is the
+	// PEM bundle that verifies the broker. Required with Broker.
+	ClientCert string `toml:"client_cert"`
+	ClientKey  string `toml:"client_key"`
+	CA         string `toml:"ca"`
+}
+
+// DefaultMQTTSite is the default of mqtt.site.
+const DefaultMQTTSite = "sede"
+
+// Files of the data directory that belong to the MQTT sync.
+const (
+	// SiteKeyFile is the site's Ed25519 private key (PKCS#8 PEM, mode
+	// 0600): it signs every message to the doors, which pin its public
+	// half.
+	SiteKeyFile = "site.key"
+	// MQTTDir holds the embedded broker's site CA (ca.crt, ca.key; see
+	// wire/sitepki).
+	MQTTDir = "mqtt"
+)
+
+// SyncEnabled reports whether the admin talks to doors at all: through
+// the embedded broker or an external one.
+func (m MQTT) SyncEnabled() bool { return m.Embedded || m.Broker != "" }
+
+// List is a list of strings: a TOML array of strings, or in the
+// environment a comma-separated list (spaces around items ignored, empty
+// items dropped).
+type List []string
+
+// UnmarshalText reads a comma-separated list.
+func (l *List) UnmarshalText(text []byte) error {
+	out := List{}
+	for item := range strings.SplitSeq(string(text), ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	*l = out
+	return nil
+}
+
+// UnmarshalTOML reads a TOML array of strings.
+func (l *List) UnmarshalTOML(v any) error {
+	arr, ok := v.([]any)
+	if !ok {
+		return fmt.Errorf("want an array of strings such as [\"varco.example.it\"], not %T", v)
+	}
+	out := make(List, 0, len(arr))
+	for _, x := range arr {
+		s, ok := x.(string)
+		if !ok {
+			return fmt.Errorf("want an array of strings, found %T", x)
+		}
+		out = append(out, s)
+	}
+	*l = out
+	return nil
+}
+
 // DefaultConfig returns the default of every setting. It validates as it
 // is.
 func DefaultConfig() Config {
@@ -121,6 +211,7 @@ func DefaultConfig() Config {
 		Retention:     D(365 * Day),
 		SessionTTL:    D(12 * time.Hour),
 		Log:           Log{Level: "info"},
+		MQTT:          MQTT{Site: DefaultMQTTSite, Embedded: true, Listen: ":8883"},
 	}
 }
 
@@ -209,6 +300,33 @@ func (c Config) CSCAPath() string {
 		return c.CSCADir
 	}
 	return filepath.Join(c.DataDir, "csca")
+}
+
+// SiteKeyPath returns DataDir/site.key: the site's signing key.
+func (c Config) SiteKeyPath() string { return filepath.Join(c.DataDir, SiteKeyFile) }
+
+// MQTTCADir returns DataDir/mqtt: the embedded broker's site CA.
+func (c Config) MQTTCADir() string { return filepath.Join(c.DataDir, MQTTDir) }
+
+// BrokerHosts returns the names the embedded broker's certificate is
+// issued for: the machine's host name (when it has one), "localhost",
+// "127.0.0.1", "::1", then mqtt.hosts, without duplicates.
+func (c Config) BrokerHosts() []string {
+	var hosts []string
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h)
+	}
+	hosts = append(hosts, "localhost", "127.0.0.1", "::1")
+	hosts = append(hosts, c.MQTT.Hosts...)
+	seen := map[string]bool{}
+	out := hosts[:0]
+	for _, h := range hosts {
+		if k := strings.ToLower(h); !seen[k] {
+			seen[k] = true
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 // SlogLevel returns the log level as a [slog.Level] (info if unknown).

@@ -40,12 +40,19 @@ func TestDefaultConfig(t *testing.T) {
 		{"retention", c.Retention.String(), "365d"},
 		{"session_ttl", c.SessionTTL.String(), "12h0m0s"},
 		{"log.level", c.Log.Level, "info"},
+		{"mqtt.site", c.MQTT.Site, "sede"},
+		{"mqtt.listen", c.MQTT.Listen, ":8883"},
+		{"SiteKeyPath", c.SiteKeyPath(), "/var/lib/varco-admin/site.key"},
+		{"MQTTCADir", c.MQTTCADir(), "/var/lib/varco-admin/mqtt"},
 		{"SQLitePath", c.SQLitePath(), "/var/lib/varco-admin/varco-admin.db"},
 		{"CSCAPath", c.CSCAPath(), "/var/lib/varco-admin/csca"},
 	} {
 		if tt.got != tt.want {
 			t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
 		}
+	}
+	if !c.MQTT.Embedded || !c.MQTT.SyncEnabled() || len(c.MQTT.Hosts) != 0 || c.MQTT.Broker != "" {
+		t.Errorf("mqtt defaults: %+v", c.MQTT)
 	}
 	if c.Demo || c.Log.JSON || c.TLS.Enabled() || c.PublicURL != "" || c.CSCADir != "" {
 		t.Errorf("optional settings not off by default: %+v", c)
@@ -95,6 +102,10 @@ func TestParse(t *testing.T) {
 			c.Database = Database{Driver: DriverPostgres, DSN: "host=db dbname=varco"}
 		}},
 		{"sqlite path", "[database]\ndsn = \"x/admin.db\"", func(c *Config) { c.Database.DSN = "x/admin.db" }},
+		{"mqtt embedded", "[mqtt]\nsite = \"hq\"\nlisten = \"0.0.0.0:18883\"\nhosts = [\"varco.example.it\", \"192.0.2.10\"]", func(c *Config) {
+			c.MQTT.Site, c.MQTT.Listen, c.MQTT.Hosts = "hq", "0.0.0.0:18883", List{"varco.example.it", "192.0.2.10"}
+		}},
+		{"mqtt off", "[mqtt]\nembedded = false", func(c *Config) { c.MQTT.Embedded = false }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Parse("test.toml", []byte(tt.toml))
@@ -141,7 +152,8 @@ func TestUnknownKeys(t *testing.T) {
 	}{
 		{"top level", `listne = "x:1"`, []string{"test.toml: unknown key listne"}},
 		{"in a table", "[database]\ndrvier = \"sqlite\"", []string{"test.toml: unknown key database.drvier"}},
-		{"unknown table", "[mqtt]\nbroker = \"x\"", []string{"test.toml: unknown key mqtt"}},
+		{"unknown table", "[amqp]\nbroker = \"x\"", []string{"test.toml: unknown key amqp"}},
+		{"in mqtt", "[mqtt]\nbrokr = \"x\"", []string{"test.toml: unknown key mqtt.brokr"}},
 		{"several", "a = 1\nb = 2", []string{"unknown key a", "unknown key b"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -165,6 +177,8 @@ func TestParseSyntaxAndTypes(t *testing.T) {
 		{"bare nanoseconds", `retention = 365`, "365"},
 		{"bad duration", `session_ttl = "soon"`, "session_ttl"},
 		{"negative days", `retention = "-3d"`, "whole number of days"},
+		{"hosts not an array", "[mqtt]\nhosts = \"a,b\"", "want an array of strings"},
+		{"hosts not strings", "[mqtt]\nhosts = [1]", "want an array of strings"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Parse("test.toml", []byte(tt.toml))
@@ -208,6 +222,27 @@ func TestValidate(t *testing.T) {
 		{"session ttl zero", func(c *Config) { c.SessionTTL = D(0) }, `f.toml: session_ttl: 0s: want between 1m0s and 90d`},
 		{"session ttl long", func(c *Config) { c.SessionTTL = D(91 * Day) }, `f.toml: session_ttl: 91d: want between 1m0s and 90d`},
 		{"log level", func(c *Config) { c.Log.Level = "verbose" }, `f.toml: log.level: "verbose": want debug, info, warn or error`},
+		{"mqtt site", func(c *Config) { c.MQTT.Site = "se/de" }, `f.toml: mqtt.site: "se/de": want 1 to 64 ASCII letters`},
+		{"mqtt site empty", func(c *Config) { c.MQTT.Site = "" }, `f.toml: mqtt.site: "": want 1 to 64`},
+		{"mqtt listen", func(c *Config) { c.MQTT.Listen = "8883" }, `f.toml: mqtt.listen: "8883": want host:port`},
+		{"mqtt host", func(c *Config) { c.MQTT.Hosts = List{"varco example"} }, `f.toml: mqtt.hosts: "varco example": want a DNS name or an IP address`},
+		{"mqtt broker with embedded", func(c *Config) { c.MQTT.Broker = "mqtts://x:8883" }, `f.toml: mqtt.broker: is for an external broker: set mqtt.embedded = false`},
+		{"mqtt cert without broker", func(c *Config) { c.MQTT.Embedded, c.MQTT.CA = false, cert }, `f.toml: mqtt.broker: required when mqtt.ca is set`},
+		{"mqtt broker plain", func(c *Config) {
+			c.MQTT = MQTT{Site: "s", Broker: "mqtt://x:1883", ClientCert: cert, ClientKey: cert, CA: cert}
+		}, `f.toml: mqtt.broker: "mqtt://x:1883": want MQTT over TLS`},
+		{"mqtt broker no port", func(c *Config) {
+			c.MQTT = MQTT{Site: "s", Broker: "mqtts://x", ClientCert: cert, ClientKey: cert, CA: cert}
+		}, `f.toml: mqtt.broker: "mqtts://x": want a URL such as "mqtts://mqtt.example.it:8883"`},
+		{"mqtt broker password", func(c *Config) {
+			c.MQTT = MQTT{Site: "s", Broker: "mqtts://u:secret@x:8883", ClientCert: cert, ClientKey: cert, CA: cert}
+		}, `f.toml: mqtt.broker: must not contain a user name or password`},
+		{"mqtt broker no key", func(c *Config) {
+			c.MQTT = MQTT{Site: "s", Broker: "mqtts://x:8883", ClientCert: cert, CA: cert}
+		}, `f.toml: mqtt.client_key: required with mqtt.broker`},
+		{"mqtt broker missing ca", func(c *Config) {
+			c.MQTT = MQTT{Site: "s", Broker: "mqtts://x:8883", ClientCert: cert, ClientKey: cert, CA: filepath.Join(dir, "ca.pem")}
+		}, `f.toml: mqtt.ca: stat ` + filepath.Join(dir, "ca.pem") + `: no such file or directory`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
@@ -252,6 +287,11 @@ func TestValidateAccepts(t *testing.T) {
 		{"retention off", func(c *Config) { c.Retention = D(0) }},
 		{"retention one day", func(c *Config) { c.Retention = D(Day) }},
 		{"postgres url", func(c *Config) { c.Database = Database{Driver: DriverPostgres, DSN: "postgres://u:p@h/db"} }},
+		{"mqtt hosts", func(c *Config) { c.MQTT.Hosts = List{"varco.example.it", "*.example.it", "192.0.2.10", "2001:db8::1"} }},
+		{"mqtt sync off", func(c *Config) { c.MQTT.Embedded = false }},
+		{"mqtt external", func(c *Config) {
+			c.MQTT = MQTT{Site: "hq", Broker: "mqtts://mqtt.example.it:8883", ClientCert: cert, ClientKey: key, CA: cert}
+		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := DefaultConfig()
@@ -308,4 +348,17 @@ func sectionHeader(table string) string {
 		return "# varco-admin configuration"
 	}
 	return "[" + table + "]"
+}
+
+func TestBrokerHosts(t *testing.T) {
+	c := DefaultConfig()
+	c.MQTT.Hosts = List{"varco.example.it", "LOCALHOST", "192.0.2.10"}
+	got := c.BrokerHosts()
+	want := []string{"localhost", "127.0.0.1", "::1", "varco.example.it", "192.0.2.10"}
+	if h, err := os.Hostname(); err == nil && h != "" && !strings.EqualFold(h, "localhost") {
+		want = append([]string{h}, want...)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("BrokerHosts = %q, want %q", got, want)
+	}
 }

@@ -13,6 +13,8 @@
 //	tls.cert        VARCO_ADMIN_TLS_CERT
 //	log.level       VARCO_ADMIN_LOG_LEVEL
 //	retention       VARCO_ADMIN_RETENTION
+//	mqtt.listen     VARCO_ADMIN_MQTT_LISTEN
+//	mqtt.hosts      VARCO_ADMIN_MQTT_HOSTS (comma-separated)
 //
 // and so on for each key of [Config] ([EnvVars] lists them all). The
 // mapping is computed from the struct's toml tags, so a new key is covered

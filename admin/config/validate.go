@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/varco-access/varco/wire"
 )
 
 // FieldError is one invalid setting. [Config.Validate] returns them joined
@@ -103,7 +105,86 @@ func (c Config) Validate() error {
 	default:
 		v.add("log.level", "%q: want debug, info, warn or error", c.Log.Level)
 	}
+	checkMQTT(v, c.MQTT)
 	return errors.Join(v.errs...)
+}
+
+// checkMQTT checks the [mqtt] table: the embedded broker's settings, or
+// an external broker's, never a mix.
+func checkMQTT(v *validator, m MQTT) {
+	if !wire.ValidID(m.Site) {
+		v.add("mqtt.site", "%q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", m.Site, wire.MaxIDLength)
+	}
+	external := []struct{ field, value string }{
+		{"mqtt.broker", m.Broker}, {"mqtt.client_cert", m.ClientCert}, {"mqtt.client_key", m.ClientKey}, {"mqtt.ca", m.CA},
+	}
+	if m.Embedded {
+		checkAddr(v, "mqtt.listen", m.Listen, false)
+		for _, h := range m.Hosts {
+			if !validHost(h) {
+				v.add("mqtt.hosts", "%q: want a DNS name or an IP address", h)
+			}
+		}
+		for _, f := range external {
+			if f.value != "" {
+				v.add(f.field, "is for an external broker: set mqtt.embedded = false, or remove it")
+			}
+		}
+		return
+	}
+	if m.Broker == "" {
+		// Sync disabled; files without a broker are a mistake.
+		for _, f := range external[1:] {
+			if f.value != "" {
+				v.add("mqtt.broker", "required when %s is set", f.field)
+				break
+			}
+		}
+		return
+	}
+	u, err := url.Parse(m.Broker)
+	switch {
+	case err == nil && u.User != nil:
+		v.add("mqtt.broker", "must not contain a user name or password: the client certificate is the identity")
+	case err != nil || u.Hostname() == "" || u.Port() == "":
+		v.add("mqtt.broker", "%q: want a URL such as \"mqtts://mqtt.example.it:8883\"", m.Broker)
+	default:
+		switch u.Scheme {
+		case "mqtts", "ssl", "tls", "tcps":
+		default:
+			v.add("mqtt.broker", "%q: want MQTT over TLS (mqtts://host:port): the admin authenticates with a client certificate", m.Broker)
+		}
+	}
+	for _, f := range external[1:] {
+		if f.value == "" {
+			v.add(f.field, "required with mqtt.broker")
+		} else {
+			checkFile(v, f.field, f.value)
+		}
+	}
+}
+
+// validHost accepts an IP address or a DNS name (letters, digits, '-',
+// '.', and a leading "*." wildcard).
+func validHost(h string) bool {
+	if net.ParseIP(h) != nil {
+		return true
+	}
+	name := strings.TrimPrefix(h, "*.")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkAddr accepts host:port with a numeric port, host possibly empty

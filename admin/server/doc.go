@@ -22,8 +22,31 @@
 // site.secret: 32 random bytes made at the first start (mode 0600,
 // written to a temporary file and renamed into place, so a crash never
 // leaves a short secret). The secret keys the CSRF tokens; losing it only
-// invalidates the CSRF tokens of open sessions. The Ed25519 key that signs
-// messages to the doors is a separate file, added with the MQTT sync.
+// invalidates the CSRF tokens of open sessions.
+//
+// The data directory also holds what the door sync needs, made at the
+// first start and never replaced (a new one would cut off every door):
+// site.key, the site's Ed25519 signing key (PKCS#8 PEM, mode 0600, hard-
+// linked into place so a concurrent start cannot overwrite it), whose
+// public key is logged at every start for the doors' site_public_key; and
+// mqtt/, the site's MQTT CA (wire/sitepki), when the broker is embedded.
+//
+// # Doors
+//
+// With mqtt.embedded (the default) Run starts the site's broker
+// (wire/broker) on mqtt.listen with a server certificate issued at each
+// start for config.Config.BrokerHosts, connects to it with an "admin"
+// certificate that exists only in memory, and runs the syncer
+// (admin/syncer) over that connection; Deps.Sync hands it to the API. The
+// broker admits a door identity "door:<id>" only while the store has a
+// door with controller id <id> (there is no revocation list: deleting
+// the door is how its certificate is shut out, from its next
+// connection). With an external broker (mqtt.embedded false,
+// mqtt.broker) the admin connects with mqtt.client_cert, which must name
+// "admin", and keeps retrying in the background while the broker is
+// down. Without either the sync is off: Deps.Sync is nil and the API
+// answers door commands with 503. Certificates follow the wall clock,
+// not Options.Now.
 //
 // # First start
 //
@@ -57,8 +80,10 @@
 // # Shutdown
 //
 // When the context of Run ends, the listeners close, requests in flight
-// get up to ShutdownTimeout to finish, the housekeeping stops, and the
-// store is closed last.
+// get up to ShutdownTimeout to finish, the housekeeping stops, then the
+// syncer, its MQTT connection and the embedded broker stop in that order
+// (the syncer outlives the HTTP server so commands in flight can go out),
+// and the store is closed last.
 //
 // # Caveats
 //

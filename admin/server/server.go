@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"github.com/varco-access/varco/admin/auth"
 	"github.com/varco-access/varco/admin/config"
 	"github.com/varco-access/varco/admin/sqlstore"
+	"github.com/varco-access/varco/admin/syncer"
+	"github.com/varco-access/varco/wire"
 )
 
 // ShutdownTimeout bounds the graceful shutdown: requests still running
@@ -67,6 +70,10 @@ type Deps struct {
 	// Config is the whole configuration, for settings not listed above
 	// (demo, public_url).
 	Config config.Config
+	// Sync is the door sync (httpapi.Options.Sync), or nil when it is
+	// disabled (mqtt.embedded false and no mqtt.broker). Mind the nil:
+	// a nil *syncer.Syncer in an interface is not a nil interface.
+	Sync *syncer.Syncer
 }
 
 // Options tune a Main. A nil *Options, or a zero field, means the default
@@ -117,6 +124,8 @@ type Main struct {
 	runErr     error
 	url        string
 	metricsURL string
+	brokerURL  string
+	sitePub    ed25519.PublicKey
 }
 
 // New returns a Main for cfg, which should have passed Validate. A nil
@@ -177,6 +186,24 @@ func (m *Main) MetricsURL() string {
 	return m.metricsURL
 }
 
+// BrokerURL is the MQTT broker the admin is connected to: the embedded
+// one ("ssl://127.0.0.1:8883", with an unspecified listen host given as
+// loopback) or mqtt.broker. Empty until Ready, or when the sync is
+// disabled.
+func (m *Main) BrokerURL() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.brokerURL
+}
+
+// SitePublicKey is the public half of the site's signing key, which the
+// doors pin; nil until Ready.
+func (m *Main) SitePublicKey() ed25519.PublicKey {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sitePub
+}
+
 // Close stops a running Run as if its context had ended, waits for it
 // and returns what it returned. Before Run it only prevents Run from
 // starting. It may be called more than once.
@@ -233,6 +260,13 @@ func (m *Main) run(ctx context.Context) error {
 		return err
 	}
 
+	siteKey, err := loadOrCreateSiteKey(cfg.SiteKeyPath(), log)
+	if err != nil {
+		return err
+	}
+	sitePub := siteKey.Public().(ed25519.PublicKey)
+	log.Info("site signing key", "path", cfg.SiteKeyPath(), "site_public_key", wire.EncodePublicKey(sitePub))
+
 	store, err := m.openStore(ctx)
 	if err != nil {
 		return err
@@ -251,6 +285,27 @@ func (m *Main) run(ctx context.Context) error {
 		return closeStore(err)
 	}
 
+	link, err := m.startSync(ctx, store, siteKey)
+	if err != nil {
+		return closeStore(err)
+	}
+	// From here the link stops before the store closes: the syncer, its
+	// transport and the broker, in that order.
+	closeStoreOnly := closeStore
+	closeStore = func(err error) error {
+		lctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		if lerr := link.close(lctx); lerr != nil {
+			log.Error("closing the MQTT link", "err", lerr)
+		}
+		return closeStoreOnly(err)
+	}
+	var doorSync *syncer.Syncer
+	var brokerURL string
+	if link != nil {
+		doorSync, brokerURL = link.syncer, link.brokerURL
+	}
+
 	met := newMetrics(m.opt.Version)
 	deps := Deps{
 		Store:      store,
@@ -262,6 +317,7 @@ func (m *Main) run(ctx context.Context) error {
 		Log:        log,
 		Now:        m.opt.Now,
 		Config:     cfg,
+		Sync:       doorSync,
 	}
 	engine, err := m.engine(store, met, deps)
 	if err != nil {
@@ -326,6 +382,7 @@ func (m *Main) run(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	m.url = dialURL(scheme, ln.Addr()) + "/"
+	m.brokerURL, m.sitePub = brokerURL, sitePub
 	if mln != nil {
 		m.metricsURL = dialURL("http", mln.Addr()) + "/metrics"
 	}
@@ -371,6 +428,10 @@ func (m *Main) run(ctx context.Context) error {
 	wg.Wait()
 	stopBG()
 	bg.Wait()
+	// The door sync after the API (a command may still be going out),
+	// within the same deadline; closeStore finds it closed and logs the
+	// error, if any.
+	link.close(sctx)
 	if runErr == nil {
 		runErr = errors.Join(shutErr, mshutErr)
 	}

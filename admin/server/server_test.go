@@ -43,14 +43,15 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// testConfig listens on free loopback ports with a data directory that
-// does not exist yet.
+// testConfig listens on free loopback ports (HTTP, metrics, the embedded
+// MQTT broker) with a data directory that does not exist yet.
 func testConfig(tb testing.TB) config.Config {
 	tb.Helper()
 	c := config.DefaultConfig()
 	c.DataDir = filepath.Join(tb.TempDir(), "data")
 	c.Listen = "127.0.0.1:0"
 	c.MetricsListen = "127.0.0.1:0"
+	c.MQTT.Listen = "127.0.0.1:0"
 	return c
 }
 

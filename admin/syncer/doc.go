@@ -17,6 +17,9 @@
 //   - Commands (unlock once, lockdown, resync) are signed with a sequence
 //     number that only grows and a short expiry.
 //
-// The broker connection is behind the Transport interface: a paho client
-// over TLS in production, an in-memory fake in unit tests.
+// The broker connection is behind the Transport interface: Paho, a paho
+// client over TLS with the admin's certificate, in production (its
+// documentation says how it keeps the order of messages without blocking
+// paho), an in-memory fake in unit tests. The tests of Paho and of the
+// syncer over Paho run against both real brokers (wire/mqtttest).
 package syncer

@@ -28,6 +28,14 @@
 //	VARCO_ADMIN_LOG_LEVEL        log.level
 //	VARCO_ADMIN_LOG_JSON         log.json
 //	VARCO_ADMIN_DEMO             demo
+//	VARCO_ADMIN_MQTT_SITE        mqtt.site (default sede: the site id in topics)
+//	VARCO_ADMIN_MQTT_EMBEDDED    mqtt.embedded (default true)
+//	VARCO_ADMIN_MQTT_LISTEN      mqtt.listen (default :8883)
+//	VARCO_ADMIN_MQTT_HOSTS       mqtt.hosts (comma-separated)
+//	VARCO_ADMIN_MQTT_BROKER      mqtt.broker (external broker URL)
+//	VARCO_ADMIN_MQTT_CLIENT_CERT mqtt.client_cert
+//	VARCO_ADMIN_MQTT_CLIENT_KEY  mqtt.client_key
+//	VARCO_ADMIN_MQTT_CA          mqtt.ca
 //
 // VARCO_ADMIN_PASSWORD is not a setting: at the first start (no users in
 // the store) it is the password of the user "admin" created then. Without
@@ -36,6 +44,15 @@
 //	first start: created user "admin" with password XXXX — change it after logging in
 //
 // An unknown VARCO_ADMIN_ variable is an error, like an unknown key.
+//
+// # Doors
+//
+// By default varco-admin runs an MQTT broker (mqtt.listen, TLS with
+// client certificates) and syncs every door's allowlist through it. At
+// the first start it creates, in data_dir, the site's signing key
+// site.key (its public half is logged: each door's site_public_key) and
+// the site MQTT CA in mqtt/. `varco door provision` then issues each
+// door's certificate from that CA.
 //
 // # Exit status
 //
@@ -123,7 +140,7 @@ func registerAPI(r *gin.Engine, d server.Deps) error {
 	} else {
 		d.Log.Info("CSCA certificates loaded", "csca_dir", d.CSCADir, "count", len(cscas))
 	}
-	api, err := httpapi.New(httpapi.Options{
+	o := httpapi.Options{
 		Store:      d.Store,
 		CSRFKey:    d.CSRFKey,
 		Secure:     d.Secure,
@@ -132,7 +149,13 @@ func registerAPI(r *gin.Engine, d server.Deps) error {
 		Password:   d.Password,
 		Log:        d.Log,
 		Now:        d.Now,
-	})
+	}
+	// Only a non-nil syncer: a nil *syncer.Syncer would make a non-nil
+	// interface, and the API would call it instead of answering 503.
+	if d.Sync != nil {
+		o.Sync = d.Sync
+	}
+	api, err := httpapi.New(o)
 	if err != nil {
 		return err
 	}

@@ -130,7 +130,9 @@ func TestServeAndStop(t *testing.T) {
 	const pw = "a long enough password"
 	cfg := writeFile(t, "varco-admin.toml", fmt.Sprintf("listen = %q\nmetrics_listen = \"\"\n[log]\njson = true\n", addr))
 	cmd := exec.Command(bin, "-config", cfg)
-	cmd.Env = cleanEnv("VARCO_ADMIN_DATA_DIR="+filepath.Join(t.TempDir(), "data"), "VARCO_ADMIN_PASSWORD="+pw)
+	dataDir := filepath.Join(t.TempDir(), "data")
+	mqttAddr := freeAddr(t)
+	cmd.Env = cleanEnv("VARCO_ADMIN_DATA_DIR="+dataDir, "VARCO_ADMIN_PASSWORD="+pw, "VARCO_ADMIN_MQTT_LISTEN="+mqttAddr)
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -178,6 +180,19 @@ func TestServeAndStop(t *testing.T) {
 		t.Errorf("GET /api/v1/people = %d %s, want 401 from the API", resp.StatusCode, body)
 	}
 
+	// The embedded broker listens where VARCO_ADMIN_MQTT_LISTEN says,
+	// with TLS.
+	if c, err := net.DialTimeout("tcp", mqttAddr, 5*time.Second); err != nil {
+		t.Errorf("no MQTT broker on %s: %v", mqttAddr, err)
+	} else {
+		c.Close()
+	}
+	for _, f := range []string{"site.key", "mqtt/ca.crt", "mqtt/ca.key"} {
+		if _, err := os.Stat(filepath.Join(dataDir, f)); err != nil {
+			t.Errorf("data_dir: %v", err)
+		}
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +210,9 @@ func TestServeAndStop(t *testing.T) {
 	}
 	if !strings.Contains(out, `"msg":"varco-admin serving"`) {
 		t.Errorf("no JSON start line in:\n%s", out)
+	}
+	if !strings.Contains(out, `"msg":"MQTT broker listening","url":"ssl://`+mqttAddr+`"`) {
+		t.Errorf("no broker line for %s in:\n%s", mqttAddr, out)
 	}
 }
 

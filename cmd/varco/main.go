@@ -1,6 +1,6 @@
 // Command varco is Varco's command-line tool: virtual CIE cards for tests
-// and demos, reading a CIE from a local reader, and offline verification of
-// an EF.SOD.
+// and demos, reading a CIE from a local reader, offline verification of
+// an EF.SOD, and provisioning a door's MQTT certificate.
 //
 // Usage:
 //
@@ -10,6 +10,7 @@
 //	varco card allowlist --door ID [--rev N] -out FILE CARD-FILE...
 //	varco cie read [--reader NAME] [--full] [--csca DIR] [--json]
 //	varco cie verify-sod --csca DIR [--nis N] [--pubkey FILE] [--json] FILE
+//	varco door provision --data-dir DIR --door ID [--broker URL] [--site S] [--force] -out DIR
 //
 // Every command has -h. Exit status: 0 success, 1 a check failed or the
 // operation failed, 2 bad usage.
@@ -65,11 +66,12 @@ func commands() []command {
 		{"card allowlist", "write a door allowlist file granting virtual cards", cardAllowlist},
 		{"cie read", "read a CIE from a PC/SC reader and verify it", cieRead},
 		{"cie verify-sod", "passive authentication of an EF.SOD file", cieVerifySOD},
+		{"door provision", "issue a door's MQTT certificate from varco-admin's site CA", doorProvision},
 	}
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "varco: Varco's command-line tool (CIE cards, readers, verification)")
+	fmt.Fprintln(w, "varco: Varco's command-line tool (CIE cards, readers, verification, doors)")
 	fmt.Fprintln(w, "\nUsage:")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  varco %-16s %s\n", c.name, c.summary)

@@ -1,0 +1,197 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/varco-access/varco/admin/config"
+	"github.com/varco-access/varco/wire"
+	"github.com/varco-access/varco/wire/sitepki"
+)
+
+// Where varco-door looks for things by default (controller/config): the
+// snippet doorProvision prints puts the files there.
+const (
+	doorCAFile   = "/etc/varco/tls/ca.crt"
+	doorStateDir = "/var/lib/varco-door"
+)
+
+// doorProvision issues a door's MQTT client certificate from the site CA
+// of varco-admin's data directory, and prints the door's configuration.
+func doorProvision(e *env, args []string) error {
+	fset := e.newFlags("door provision", "--data-dir DIR --door ID [--broker URL] [--site S] [--force] -out DIR")
+	dataDir := fset.String("data-dir", "/var/lib/varco-admin", "varco-admin's data_dir, which holds the site key and the MQTT CA")
+	door := fset.String("door", "", "the door's id: its controller id in varco-admin, its [[doors]] id in varco-door")
+	broker := fset.String("broker", "", "the broker URL the door dials (default mqtts://<this host>:8883)")
+	site := fset.String("site", "", "the site id of the topics (varco-admin's mqtt.site; default: the site the CA was made for)")
+	out := fset.String("out", "", "directory to write the files into (created with mode 0700)")
+	force := fset.Bool("force", false, "replace the door's certificate and key if the directory has them")
+	if err := parse(fset, args); err != nil {
+		return err
+	}
+	if *out == "" || *door == "" || fset.NArg() > 0 {
+		fset.Usage()
+		return fmt.Errorf("%w: --door ID and -out DIR are required and no other arguments are taken", errUsage)
+	}
+	if !wire.ValidID(*door) {
+		return fmt.Errorf("%w: --door %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, *door, wire.MaxIDLength)
+	}
+	if *site != "" && !wire.ValidID(*site) {
+		return fmt.Errorf("%w: --site %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, *site, wire.MaxIDLength)
+	}
+	if *broker == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		*broker = "mqtts://" + host + ":8883"
+	} else if err := checkBrokerURL(*broker); err != nil {
+		return fmt.Errorf("%w: --broker %q: %v", errUsage, *broker, err)
+	}
+
+	caDir := filepath.Join(*dataDir, config.MQTTDir)
+	keyPath := filepath.Join(*dataDir, config.SiteKeyFile)
+	ca, err := sitepki.LoadCA(caDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no site MQTT CA in %s: start varco-admin once first (it creates the CA and the site key in its data_dir), or check --data-dir", caDir)
+	} else if err != nil {
+		return err
+	}
+	siteKey, err := wire.LoadPrivateKey(keyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no site key %s: start varco-admin once first (it creates the site key and the CA in its data_dir), or check --data-dir", keyPath)
+	} else if err != nil {
+		return err
+	}
+	if *site == "" {
+		*site = caSite(ca)
+	}
+
+	identity := sitepki.DoorIdentity(*door)
+	certPEM, keyPEM, err := ca.ClientCert(identity, time.Now())
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	if fi, err := os.Stat(*out); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(e.stderr, "varco door provision: warning: %s is open to other users (mode %04o): the door's key is in it\n", *out, fi.Mode().Perm())
+	}
+	certFile, keyFile := filepath.Join(*out, *door+".crt"), filepath.Join(*out, *door+".key")
+	if !*force {
+		for _, f := range []string{certFile, keyFile} {
+			if _, err := os.Lstat(f); err == nil {
+				return fmt.Errorf("%s exists: --force replaces it (the old certificate stays valid: delete the door in varco-admin to shut a lost one out)", f)
+			}
+		}
+	}
+	pub := wire.EncodePublicKey(siteKey.Public().(ed25519.PublicKey))
+	// The key first: a directory with the new certificate has its key.
+	for _, f := range []struct {
+		path string
+		data []byte
+		perm os.FileMode
+	}{
+		{keyFile, keyPEM, 0o600},
+		{certFile, certPEM, 0o644},
+		{filepath.Join(*out, "ca.crt"), ca.CertPEM(), 0o644},
+		{filepath.Join(*out, "site.pub"), []byte(pub + "\n"), 0o644},
+	} {
+		if err := writeFileAtomic(f.path, f.data, f.perm); err != nil {
+			return err
+		}
+	}
+
+	w := e.stdout
+	fmt.Fprintf(w, "# varco-door configuration for door %q of site %q, issued %s.\n", *door, *site, time.Now().UTC().Format(time.DateOnly))
+	fmt.Fprintf(w, "# Files written to %s: ca.crt, %s.crt, %s.key (the door's private key), site.pub.\n", *out, *door, *door)
+	fmt.Fprintf(w, "# Copy them to the door controller:\n")
+	fmt.Fprintf(w, "#   %-24s -> %s\n", "ca.crt", doorCAFile)
+	fmt.Fprintf(w, "#   %-24s -> %s\n", *door+".crt", filepath.Join(doorStateDir, "mqtt", *door+".crt"))
+	fmt.Fprintf(w, "#   %-24s -> %s (mode 0600, owned by varco-door's user)\n", *door+".key", filepath.Join(doorStateDir, "mqtt", *door+".key"))
+	fmt.Fprintf(w, "# There varco-door finds them without client_cert/client_key (its default is\n")
+	fmt.Fprintf(w, "# <state_dir>/mqtt/<id>.crt and .key). varco-admin admits the certificate\n")
+	fmt.Fprintf(w, "# (Common Name %q) only once a door with controller id %q exists.\n", identity, *door)
+	fmt.Fprintf(w, "# Merge into /etc/varco/varco-door.toml:\n\n")
+	fmt.Fprintf(w, "[site]\nid = %q\nsite_public_key = %q\n\n", *site, pub)
+	fmt.Fprintf(w, "[mqtt]\nbroker = %q\nca = %q\n\n", *broker, doorCAFile)
+	fmt.Fprintf(w, "[[doors]]\nid = %q\n# ... the door's reader and pins\n", *door)
+	return nil
+}
+
+// caSite is the site a CA made by sitepki.NewCA names in its subject
+// ("Varco site <site> MQTT CA"), or varco-admin's default site.
+func caSite(ca *sitepki.CA) string {
+	cn := ca.Certificate().Subject.CommonName
+	if s, ok := strings.CutPrefix(cn, "Varco site "); ok {
+		if s, ok := strings.CutSuffix(s, " MQTT CA"); ok && wire.ValidID(s) {
+			return s
+		}
+	}
+	return config.DefaultMQTTSite
+}
+
+// checkBrokerURL accepts MQTT over TLS with a host and a port.
+func checkBrokerURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return err
+	case u.Scheme != "mqtts" && u.Scheme != "ssl" && u.Scheme != "tls" && u.Scheme != "tcps":
+		return errors.New("want MQTT over TLS: mqtts://host:8883")
+	case u.Hostname() == "" || u.Port() == "":
+		return errors.New("want mqtts://host:port")
+	}
+	return nil
+}
+
+// writeFileAtomic writes data to path with mode perm through a temporary
+// file in the same directory, synced and renamed over path: a crash
+// leaves the old file or the new one, never a partial key.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp*") // created 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+			err = fmt.Errorf("write %s: %w", path, err)
+		}
+	}()
+	if err = f.Chmod(perm); err != nil {
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

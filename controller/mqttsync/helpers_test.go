@@ -143,7 +143,7 @@ func (d *fakeDoor) granted() int {
 // harness is one door's session on the fake transport, a fake clock and
 // a real store in a temporary file.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	path    string
 	st      *store.Store
 	tr      *mqttsynctest.Transport
@@ -160,7 +160,7 @@ type harness struct {
 
 // newHarness opens a store and makes a session; tune changes the options
 // before New. The session is not running: call start.
-func newHarness(t *testing.T, tune func(*mqttsync.Options)) *harness {
+func newHarness(t testing.TB, tune func(*mqttsync.Options)) *harness {
 	t.Helper()
 	h := &harness{t: t, path: filepath.Join(t.TempDir(), "door.db"), door: newFakeDoor(),
 		clock: mqttsynctest.NewClock(goldenT0), metrics: metrics.New(metrics.BuildInfo{})}

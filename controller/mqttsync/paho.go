@@ -62,6 +62,14 @@ type PahoOptions struct {
 type PahoTransport struct {
 	o PahoOptions
 
+	// Messages go from paho's router to one worker through a short
+	// queue, and are acknowledged when their handler returns. The router
+	// is thus free while a handler applies a large snapshot, so PINGRESP
+	// and PUBACK packets keep being read (paho reads nothing else while
+	// its ordered router waits for a handler).
+	queue    chan inbound
+	stopping chan struct{} // closed when Run stops the worker
+
 	mu     sync.Mutex
 	subs   []subscription
 	client paho.Client   // nil while down
@@ -72,6 +80,18 @@ type subscription struct {
 	filter string
 	h      func(Message)
 }
+
+// inbound is a message waiting for its handler.
+type inbound struct {
+	h   func(Message)
+	m   Message
+	ack func()
+}
+
+// QueueLength bounds the messages received and not yet handled: enough
+// to keep the router free for a while, few enough that snapshot chunks
+// (some 350 KiB each) stay a few megabytes.
+const QueueLength = 8
 
 var _ Transport = (*PahoTransport)(nil)
 
@@ -102,7 +122,7 @@ func NewPahoTransport(o PahoOptions) (*PahoTransport, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	return &PahoTransport{o: o}, nil
+	return &PahoTransport{o: o, queue: make(chan inbound, QueueLength), stopping: make(chan struct{})}, nil
 }
 
 // Subscribe implements Transport.
@@ -155,10 +175,25 @@ func (c *pahoCompletion) Err() error            { <-c.done; return c.err }
 
 // Run implements Transport.
 func (p *PahoTransport) Run(ctx context.Context, up func(), down func(error)) error {
+	worker := make(chan struct{})
+	go func() {
+		defer close(worker)
+		for {
+			select {
+			case in := <-p.queue:
+				in.h(in.m)
+				in.ack()
+			case <-p.stopping:
+				return
+			}
+		}
+	}()
 	redial(ctx, p.o.Clock, p.o.Backoff, p.o.Rand, p.o.StableAfter, p.dial, up, func(err error) {
 		p.drop()
 		down(err)
 	}, p.o.Log)
+	close(p.stopping) // a message not handled yet is not acknowledged: the broker sends it again
+	<-worker
 	p.disconnect()
 	return nil
 }
@@ -172,6 +207,7 @@ func (p *PahoTransport) dial(ctx context.Context) (<-chan error, error) {
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
 		SetOrderMatters(true).
+		SetAutoAckDisabled(true).
 		SetKeepAlive(p.o.KeepAlive).
 		SetPingTimeout(min(p.o.KeepAlive, 10*time.Second)).
 		SetConnectTimeout(p.o.ConnectTimeout).
@@ -204,10 +240,11 @@ func (p *PahoTransport) dial(ctx context.Context) (<-chan error, error) {
 	}
 	opts.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) {
 		p.o.Log.Debug("mqtt message on no subscription", "topic", m.Topic())
+		m.Ack()
 	})
 	c := paho.NewClient(opts)
 	for _, s := range subs {
-		c.AddRoute(s.filter, handler(s.h))
+		c.AddRoute(s.filter, p.handler(s.h))
 	}
 
 	if err := wait(ctx, c.Connect(), p.o.ConnectTimeout); err != nil {
@@ -226,10 +263,14 @@ func (p *PahoTransport) dial(ctx context.Context) (<-chan error, error) {
 	return lostErr, nil
 }
 
-// handler adapts h to paho.
-func handler(h func(Message)) paho.MessageHandler {
+// handler queues paho's messages for h, in order.
+func (p *PahoTransport) handler(h func(Message)) paho.MessageHandler {
 	return func(_ paho.Client, m paho.Message) {
-		h(Message{Topic: m.Topic(), Payload: m.Payload(), Retained: m.Retained()})
+		in := inbound{h: h, m: Message{Topic: m.Topic(), Payload: m.Payload(), Retained: m.Retained()}, ack: m.Ack}
+		select {
+		case p.queue <- in:
+		case <-p.stopping:
+		}
 	}
 }
 

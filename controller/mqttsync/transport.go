@@ -42,7 +42,8 @@ type Transport interface {
 	// DISCONNECT (so the broker discards the Last Will) and returns. up
 	// is called after each connection, once the subscriptions are in
 	// place, and down after each loss, from one goroutine, never at the
-	// same time. Run returns an error only if it cannot run at all.
+	// same time. Run is called once; it returns an error only if it
+	// cannot run at all.
 	Run(ctx context.Context, up func(), down func(error)) error
 }
 

@@ -14,6 +14,11 @@
 // The file is applied in one transaction: a crash leaves the old or the
 // new allowlist, never a mix.
 //
+// With an [mqtt] broker in the configuration, each door keeps its own MQTT
+// session to varco-admin's broker (controller/mqttsync): signed allowlist
+// updates and commands in, events and status out; without one the doors
+// run offline from their stored allowlists.
+//
 // The configuration is described in firmware-config/README.md; examples are
 // in firmware-config/*.toml. SIGINT or SIGTERM stops it with every relay in
 // its safe state.

@@ -273,6 +273,8 @@ func (c *Controller) emit(ev varco.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
+	// The admin shows how far an event's time can be trusted.
+	ev.ClockTrusted = c.clock != nil && c.clock.Trusted()
 	stored, err := c.store.Append(ev) // bbolt serialises writers
 	if err != nil {
 		c.log.Error("outbox append failed", "door", ev.Door, "kind", ev.Kind, "err", err)

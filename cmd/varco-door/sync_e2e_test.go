@@ -221,6 +221,9 @@ release_time = "3s"
 				t.Errorf("event %d missing at the admin", seq)
 				continue
 			}
+			if !e.ClockTrusted {
+				t.Errorf("event %d %s: clock_trusted false with rtc = true", seq, e.Kind)
+			}
 			if e.Kind == varco.EventReader {
 				continue
 			}

@@ -105,9 +105,9 @@ func OpenSQLite(path string, opts *Options) (*DB, error) {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	// The default 2 MiB page cache thrashes on the event indexes: each
-	// miss is a pread. 64 MiB per connection (allocated as used), reads
-	// through mmap, temporary tables in memory.
-	q.Add("_pragma", "cache_size(-65536)")
+	// miss is a pread. 64 MiB per reader connection, 256 MiB for the
+	// writer (allocated as used), reads through mmap, temporary tables in
+	// memory.
 	q.Add("_pragma", "mmap_size(268435456)")
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// Event ingest dirties an index leaf per person and per door in every
@@ -132,7 +132,8 @@ func OpenSQLite(path string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("sqlstore: %s: %w", path, err)
 	}
 
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
+	// The writer gets a bigger page cache: ingest walks every event index.
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&_pragma="+url.QueryEscape("cache_size(-262144)"))
 	if err != nil {
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
@@ -140,7 +141,7 @@ func OpenSQLite(path string, opts *Options) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	r, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)&_pragma="+url.QueryEscape("cache_size(-65536)"))
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
@@ -148,11 +149,29 @@ func OpenSQLite(path string, opts *Options) (*DB, error) {
 	r.SetMaxOpenConns(o.MaxReaders)
 	r.SetMaxIdleConns(o.MaxReaders)
 	db := &DB{d: dialectSQLite, w: w, r: r, now: o.Now, keepRevs: o.TombstoneRevisions}
-	if err := w.Ping(); err != nil {
+	// The planner statistics SQLite recommends refreshing when a
+	// long-lived connection opens (cheap: bounded analysis, only of the
+	// tables that need it).
+	if _, err := w.Exec("PRAGMA optimize=0x10002"); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// Optimize refreshes the query planner's statistics: PRAGMA optimize on
+// SQLite, which a long-running server should call every few hours (the
+// event tables grow by millions of rows); ANALYZE on PostgreSQL, where
+// autovacuum normally does it unasked.
+func (db *DB) Optimize(ctx context.Context) error {
+	q := "ANALYZE"
+	if db.d == dialectSQLite {
+		q = "PRAGMA optimize"
+	}
+	if _, err := db.w.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("sqlstore: optimize: %w", err)
+	}
+	return nil
 }
 
 // OpenPostgres connects to the PostgreSQL database named by dsn (a pgx

@@ -159,7 +159,8 @@ func (db *DB) SearchEvents(ctx context.Context, f admin.EventFilter) ([]admin.Ev
 		add(`kind = ?`, string(f.Kind))
 	}
 	if f.Reason != "" {
-		add(`reason = ?`, string(f.Reason))
+		// The second term matches the partial indexes' WHERE.
+		add(`reason = ? AND reason <> ''`, string(f.Reason))
 	}
 	if f.After != nil {
 		add(`(time, id) < (?, ?)`, db.t(f.After.Time), f.After.ID)
@@ -199,18 +200,38 @@ func (db *DB) MaxEventSeq(ctx context.Context, doorID int64) (uint64, error) {
 	return uint64(*seq), nil
 }
 
-// PurgeEventsBefore implements admin.Store.
+// purgeChunk is how many events one purge transaction deletes: a year of
+// a big site's events is millions of rows, and one transaction that size
+// would hold the writer (and, on SQLite, grow the WAL) for as long.
+var purgeChunk int64 = 10000
+
+// PurgeEventsBefore implements admin.Store. It deletes in transactions of
+// purgeChunk events, so ingest goes on meanwhile; the audit entry, with
+// the total, is written with the last one.
 func (db *DB) PurgeEventsBefore(ctx context.Context, a admin.Actor, before time.Time) (int64, error) {
-	var n int64
-	err := db.write(ctx, a, func(t *tx) error {
-		var err error
-		if n, err = t.affected(nil, `DELETE FROM events WHERE time < ?`, t.db.t(before)); err != nil {
-			return fmt.Errorf("sqlstore: purge events: %w", err)
+	if err := a.Validate(); err != nil {
+		return 0, err
+	}
+	var total int64
+	for {
+		var n int64
+		err := db.write(ctx, a, func(t *tx) error {
+			var err error
+			n, err = t.affected(nil, `DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? ORDER BY time LIMIT ?)`, t.db.t(before), purgeChunk)
+			if err != nil {
+				return fmt.Errorf("sqlstore: purge events: %w", err)
+			}
+			if n == purgeChunk || total+n == 0 {
+				return nil
+			}
+			return t.auditID(admin.ActionPurge, "event", "", nil, map[string]any{"before": normT(before), "deleted": total + n})
+		})
+		if err != nil {
+			return total, err
 		}
-		if n == 0 {
-			return nil
+		total += n
+		if n < purgeChunk {
+			return total, nil
 		}
-		return t.auditID(admin.ActionPurge, "event", "", nil, map[string]any{"before": normT(before), "deleted": n})
-	})
-	return n, err
+	}
 }

@@ -2,9 +2,12 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"path/filepath"
 	"testing"
+	"time"
 
+	"github.com/varco-access/varco"
 	"github.com/varco-access/varco/admin"
 )
 
@@ -54,7 +57,60 @@ func TestReopen(t *testing.T) {
 	if err := db.r.QueryRow(`PRAGMA journal_mode`).Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode %q %v", mode, err)
 	}
+	for _, c := range []struct {
+		pool   *sql.DB
+		pragma string
+		want   string
+	}{
+		{db.w, "cache_size", "-262144"}, {db.r, "cache_size", "-65536"},
+		{db.w, "foreign_keys", "1"}, {db.r, "foreign_keys", "1"},
+		{db.w, "synchronous", "1"}, {db.w, "busy_timeout", "5000"},
+		{db.w, "wal_autocheckpoint", "16384"}, {db.w, "temp_store", "2"},
+	} {
+		var v string
+		if err := c.pool.QueryRow("PRAGMA " + c.pragma).Scan(&v); err != nil || v != c.want {
+			t.Errorf("PRAGMA %s = %q (%v), want %s", c.pragma, v, err, c.want)
+		}
+	}
 	if _, err := db.r.Exec(`DELETE FROM people`); err == nil {
 		t.Fatal("the read pool can write")
+	}
+}
+
+// TestPurgeChunks: a purge bigger than a chunk deletes everything older in
+// several transactions and writes one audit entry with the total.
+func TestPurgeChunks(t *testing.T) {
+	defer func(n int64) { purgeChunk = n }(purgeChunk)
+	purgeChunk = 7
+	db, err := OpenSQLite(filepath.Join(t.TempDir(), "v.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	var evs []admin.Event
+	for i := 0; i < 50; i++ {
+		evs = append(evs, admin.Event{DoorID: 1, Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Hour), Kind: varco.EventGranted})
+	}
+	if _, err := db.InsertEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		before int
+		want   int64
+	}{{21, 21}, {21, 0}, {35, 14}} {
+		n, err := db.PurgeEventsBefore(ctx, admin.Actor{Name: "t"}, t0.Add(time.Duration(tc.before)*time.Hour))
+		if err != nil || n != tc.want {
+			t.Fatalf("purge before %d: %d, %v; want %d", tc.before, n, err, tc.want)
+		}
+	}
+	es, _ := db.ListAudit(ctx, admin.AuditFilter{Action: admin.ActionPurge})
+	if len(es) != 2 || string(es[1].After) != `{"before":"2024-01-01T21:00:00Z","deleted":21}` {
+		t.Fatalf("audit %+v", es)
+	}
+	left, _, _ := db.SearchEvents(ctx, admin.EventFilter{Limit: 100})
+	if len(left) != 15 {
+		t.Fatalf("%d left", len(left))
 	}
 }

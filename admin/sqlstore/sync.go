@@ -340,6 +340,14 @@ func (db *DB) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
 		return fmt.Errorf("sqlstore: begin: %w", err)
 	}
 	defer tx.Rollback()
+	if db.d == dialectPostgres {
+		// A door's view is a thousand-odd rows by index: starting a
+		// parallel worker, which the planner picks for the wide public
+		// keys, costs more than the whole query.
+		if _, err := tx.ExecContext(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+			return fmt.Errorf("sqlstore: %w", err)
+		}
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}

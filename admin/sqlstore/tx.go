@@ -69,6 +69,11 @@ func (db *DB) writeAs(ctx context.Context, actor string, fn func(*tx) error) (er
 		if _, err = sqlTx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", writeLockKey); err != nil {
 			return fmt.Errorf("sqlstore: write lock: %w", err)
 		}
+		// The refresh's statements touch a few thousand rows by index:
+		// a parallel worker's start costs more than they do.
+		if _, err = sqlTx.ExecContext(ctx, "SET LOCAL max_parallel_workers_per_gather = 0"); err != nil {
+			return fmt.Errorf("sqlstore: %w", err)
+		}
 	}
 	if err = fn(t); err != nil {
 		return err

@@ -6,8 +6,8 @@
 //	varco-door -config /etc/varco/varco-door.toml
 //
 // An installer can seed a door that has no network yet with an allowlist
-// file (a store.Snapshot in JSON: door, rev, grants, schedules, holidays)
-// while the daemon is stopped:
+// file (a store.Snapshot in JSON: door, rev, grants, schedules, holidays,
+// optionally mode and time_zone) while the daemon is stopped:
 //
 //	varco-door -config /etc/varco/varco-door.toml -import allowlist.json
 //

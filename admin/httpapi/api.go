@@ -57,6 +57,9 @@ type Options struct {
 	// every successful write, sends door commands and reports door
 	// status. Nil: no doors are connected (commands answer 503).
 	Sync DoorSync
+	// Enrol runs enrolment sessions with the stations (syncer.Syncer).
+	// Nil: the /enrol routes answer 503.
+	Enrol Enroller
 	// Log receives server errors. Default slog.Default().
 	Log *slog.Logger
 	// Now is the clock. Default time.Now.
@@ -197,17 +200,12 @@ type badRequest struct{ msg string }
 
 func (e *badRequest) Error() string { return e.msg }
 
-// refused is a 422: the card failed verification at enrolment.
-type refused struct{ reason string }
-
-func (e *refused) Error() string { return "card refused: " + e.reason }
-
 // fail answers err with its status and the error body. It is the only
 // place that maps errors to statuses.
 func fail(c *gin.Context, err error) {
 	var ve *admin.ValidationError
 	var br *badRequest
-	var rf *refused
+	var rf *admin.Refusal
 	var mbe *http.MaxBytesError
 	switch {
 	case errors.As(err, &ve):
@@ -217,9 +215,13 @@ func fail(c *gin.Context, err error) {
 	case errors.As(err, &mbe), errors.Is(err, errTooLarge):
 		c.AbortWithStatusJSON(http.StatusRequestEntityTooLarge, gin.H{"error": "request body too large"})
 	case errors.As(err, &rf):
-		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, gin.H{"error": rf.Error(), "reason": rf.reason})
-	case errors.Is(err, errNoSync):
+		c.AbortWithStatusJSON(http.StatusUnprocessableEntity, gin.H{"error": rf.Error(), "reason": rf.Reason})
+	case errors.Is(err, errNoSync), errors.Is(err, errNoEnrol):
 		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": err.Error()})
+	case errors.Is(err, syncer.ErrNotConnected):
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "the server is not connected to the MQTT broker at the moment: try again shortly"})
+	case errors.Is(err, syncer.ErrEnrolBusy):
+		c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": "too many enrolment sessions are waiting for their stations: try again in a minute"})
 	case errors.Is(err, errNoRoute):
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no such API route: " + c.Request.Method + " " + c.Request.URL.Path})
 	case errors.Is(err, admin.ErrNotFound):

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
@@ -22,7 +21,9 @@ type enrolBody struct {
 }
 
 // verifyCard runs passive authentication on what the station read and
-// returns the card to store, or a *refused with the reason.
+// returns the card to store, or an *admin.Refusal with the reason (the
+// station gave no challenge of the admin's: the anti-clone check is the
+// enrolment sessions' job, POST /enrol/sessions).
 func (a *API) verifyCard(c *gin.Context, b enrolBody) (admin.Card, error) {
 	card := admin.Card{PersonID: b.PersonID, NIS: b.NIS, PublicKey: b.PublicKey, Status: admin.CardActive,
 		EnrolledAt: a.opt.Now().UTC(), EnrolledBy: actor(c).Name}
@@ -32,33 +33,12 @@ func (a *API) verifyCard(c *gin.Context, b enrolBody) (admin.Card, error) {
 	if len(b.SOD) == 0 {
 		return card, &admin.ValidationError{Fields: map[string]string{"sod": "required: the card's EF.SOD, read at enrolment"}}
 	}
-	if len(a.opt.CSCAs) == 0 {
-		return card, &refused{"no CSCA certificates are configured on the server (csca_dir): cannot verify any card"}
-	}
-	res, err := reader.VerifySOD(b.SOD, reader.VerifyOptions{CSCAs: a.opt.CSCAs, Time: a.opt.Now(), NIS: []byte(b.NIS), PublicKeyFile: b.PublicKey})
+	v, err := admin.VerifyCard(admin.CardRead{NIS: b.NIS, PublicKey: b.PublicKey, SOD: b.SOD}, a.opt.CSCAs, a.opt.Now())
 	if err != nil {
-		return card, &refused{sodReason(err)}
+		return card, err
 	}
-	card.SODGeneration = res.Generation.String()
-	card.DSSubject = res.DSSubject
-	card.Verification = fmt.Sprintf("ok: EF.SOD %s signed by DS serial %s, chained to %s; NIS and key match", res.SignatureAlgorithm, res.DSSerial, res.CSCASubject)
+	card.SODGeneration, card.DSSubject, card.Verification = v.SODGeneration, v.DSSubject, v.Verification
 	return card, nil
-}
-
-// sodReason says in plain words why a card failed passive
-// authentication.
-func sodReason(err error) string {
-	switch {
-	case errors.Is(err, reader.ErrUnknownCSCA), errors.Is(err, reader.ErrDSCertSignature):
-		return "the card was not issued under a trusted CSCA (not a genuine CIE, or the CSCA set is out of date): " + err.Error()
-	case errors.Is(err, reader.ErrDSExpired), errors.Is(err, reader.ErrCSCAExpired):
-		return "a certificate in the card's chain is expired or not yet valid: " + err.Error()
-	case errors.Is(err, reader.ErrNISHash):
-		return "the NIS read does not match the one the State signed: " + err.Error()
-	case errors.Is(err, reader.ErrKeyHash):
-		return "the public key read does not match the one the State signed: " + err.Error()
-	}
-	return "EF.SOD does not verify: " + err.Error()
 }
 
 func (a *API) enrol(c *gin.Context) {

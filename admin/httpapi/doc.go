@@ -2,7 +2,16 @@
 // people, cards, access groups, doors, schedules, holidays, sites, admin
 // users and API tokens; CSV import and export of people; the entry log
 // with keyset pagination and streaming CSV export; door status; the audit
-// log; login, logout and the current user.
+// log; login, logout and the current user; enrolment sessions at the
+// stations.
+//
+// Enrolment: POST /enrol/sessions sends the station (`varco enroll`) a
+// fresh challenge; GET /enrol/sessions/{id} (with ?wait= as a long poll)
+// shows the outcome. The card is stored for the session's person as soon
+// as it passes every check, so "verified" means stored (the card's id is
+// in the answer); a refused card is never stored and the answer says
+// why. POST /cards stays for cards read elsewhere: it verifies EF.SOD but
+// cannot check the card against a challenge of the admin's.
 //
 // Every route is declared once, in the table of routes.go, with the
 // permission it needs (package admin/auth decides which roles hold it).
@@ -15,7 +24,8 @@
 // place (fail): 400 for bad input with the JSON names of the bad fields,
 // 401 without credentials, 403 for a role without the permission or a
 // missing CSRF token, 404, 409 for conflicts, 413 for an oversized body,
-// 422 for a card refused at enrolment, 429 for a locked-out login, 500
+// 422 for a card refused at enrolment, 429 for a locked-out login, 503
+// when the doors or stations cannot be reached, 500
 // (logged, never detailed to the client) otherwise.
 //
 // Browsers authenticate with a session cookie (HttpOnly, SameSite=Lax,

@@ -27,7 +27,11 @@ func (a *API) OpenAPI() []byte {
 		var params []any
 		for _, seg := range strings.Split(rt.Path, "/") {
 			if strings.HasPrefix(seg, ":") {
-				params = append(params, map[string]any{"name": seg[1:], "in": "path", "required": true, "schema": map[string]any{"type": "integer", "format": "int64"}})
+				schema := map[string]any{"type": "integer", "format": "int64"}
+				if rt.PathString {
+					schema = map[string]any{"type": "string"}
+				}
+				params = append(params, map[string]any{"name": seg[1:], "in": "path", "required": true, "schema": schema})
 			}
 		}
 		for _, q := range rt.Query {

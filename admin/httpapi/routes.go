@@ -5,6 +5,7 @@ import (
 
 	"github.com/varco-access/varco/admin"
 	"github.com/varco-access/varco/admin/auth"
+	"github.com/varco-access/varco/admin/syncer"
 	"github.com/varco-access/varco/wire"
 )
 
@@ -29,6 +30,9 @@ type Route struct {
 	CSVResp    bool
 	// Query lists the query parameters.
 	Query []Param
+	// PathString says the path parameters are opaque strings (enrolment
+	// session ids), not int64 ids.
+	PathString bool
 	// Status is the success status (default 200).
 	Status  int
 	handler gin.HandlerFunc
@@ -143,6 +147,10 @@ func (a *API) table() []Route {
 		{Method: put, Path: "/cards/:id/status", Perm: auth.CardsWrite, Tag: "cards", Summary: "suspend, reactivate or revoke a card", Body: statusBody{}, Resp: admin.Card{}, handler: a.setCardStatus},
 		{Method: post, Path: "/cards/:id/replace", Perm: auth.Enrol, Tag: "cards", Summary: "enrol a renewed CIE in place of this card (revokes it)", Body: enrolBody{}, Resp: admin.Card{}, Status: 201, handler: a.replaceCard},
 		{Method: del, Path: "/cards/:id", Perm: auth.CardsWrite, Tag: "cards", Summary: "delete a card enrolled by mistake", Status: 204, handler: a.deleteCard},
+
+		// Enrolment at a station (varco enroll): the admin's own challenge.
+		{Method: post, Path: "/enrol/sessions", Perm: auth.Enrol, Tag: "cards", Summary: "ask an enrolment station to read a card: it gets a fresh challenge, valid 60 s; a card that passes every check (EF.SOD against the CSCA set, the signature over the challenge) is stored for person_id at once, a refused one never (without person_id the card is only verified)", Body: enrolSessionBody{}, Resp: syncer.EnrolSession{}, Status: 201, handler: a.startEnrol},
+		{Method: get, Path: "/enrol/sessions/:id", Perm: auth.Enrol, Tag: "cards", Summary: "an enrolment session: waiting, verified (the card, stored), refused or error (the reason in plain words), expired", Query: []Param{{"wait", "string", "long poll: wait up to this duration (at most 30s) while the session is waiting, e.g. 20s"}}, PathString: true, Resp: syncer.EnrolSession{}, handler: a.getEnrol},
 
 		// Access groups.
 		{Method: get, Path: "/groups", Perm: auth.GroupsRead, Tag: "groups", Summary: "list access groups", Resp: []admin.Group{}, handler: list(s.ListGroups)},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 	"github.com/varco-access/varco/admin/config"
 	"github.com/varco-access/varco/admin/sqlstore"
 	"github.com/varco-access/varco/admin/syncer"
+	"github.com/varco-access/varco/reader"
 	"github.com/varco-access/varco/wire"
 )
 
@@ -55,9 +57,13 @@ type Deps struct {
 	// Secure is true when serving HTTPS: cookies must be Secure.
 	Secure bool
 	// CSCADir is the directory of CSCA certificates for enrolment
-	// (config.Config.CSCAPath; it may not exist: reader.LoadCSCAs then
-	// fails and enrolment should be refused with that error).
+	// (config.Config.CSCAPath).
 	CSCADir string
+	// CSCAs are the certificates of CSCADir, loaded once at start and
+	// given to the syncer too (enrolment stations): nil when the
+	// directory is missing or holds none, and then every card is refused
+	// with a reason that says so (a warning is logged at start).
+	CSCAs []*x509.Certificate
 	// SessionTTL is how long a login lasts (session_ttl).
 	SessionTTL time.Duration
 	// Password is the argon2id cost of new password hashes
@@ -285,7 +291,8 @@ func (m *Main) run(ctx context.Context) error {
 		return closeStore(err)
 	}
 
-	link, err := m.startSync(ctx, store, siteKey)
+	cscas := loadCSCAs(cfg.CSCAPath(), log)
+	link, err := m.startSync(ctx, store, siteKey, cscas)
 	if err != nil {
 		return closeStore(err)
 	}
@@ -312,6 +319,7 @@ func (m *Main) run(ctx context.Context) error {
 		CSRFKey:    secret,
 		Secure:     cfg.TLS.Enabled(),
 		CSCADir:    cfg.CSCAPath(),
+		CSCAs:      cscas,
 		SessionTTL: cfg.SessionTTL.Duration,
 		Password:   m.opt.Password,
 		Log:        log,
@@ -516,4 +524,17 @@ func dialURL(scheme string, addr net.Addr) string {
 		}
 	}
 	return scheme + "://" + net.JoinHostPort(host, port)
+}
+
+// loadCSCAs reads the CSCA certificates cards are verified against at
+// enrolment. Without them the server still runs: enrolment refuses every
+// card, saying why, until they are installed (and varco-admin restarted).
+func loadCSCAs(dir string, log *slog.Logger) []*x509.Certificate {
+	cscas, err := reader.LoadCSCAs(dir)
+	if err != nil {
+		log.Warn("enrolment disabled until CSCA certificates are installed", "csca_dir", dir, "err", err)
+		return nil
+	}
+	log.Info("CSCA certificates loaded", "csca_dir", dir, "count", len(cscas))
+	return cscas
 }

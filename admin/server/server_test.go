@@ -470,6 +470,28 @@ func TestRecoveryJSON(t *testing.T) {
 	}
 }
 
+// TestDepsCSCAs: the CSCA certificates of csca_dir are loaded once, for
+// the API and the syncer alike.
+func TestDepsCSCAs(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.CSCADir = t.TempDir()
+	der, err := os.ReadFile("../../testdata/pki/trusted/csca.der")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(cfg.CSCADir, "csca.der"), der, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var got Deps
+	opts := testOptions(io.Discard)
+	opts.RegisterAPI = func(r *gin.Engine, d Deps) error { got = d; return nil }
+	m := New(cfg, testLogger(t, io.Discard), opts)
+	mustStart(t, m)
+	if len(got.CSCAs) != 1 || got.CSCADir != cfg.CSCADir || got.Sync == nil {
+		t.Errorf("Deps: CSCAs %d from %s, sync %v", len(got.CSCAs), got.CSCADir, got.Sync != nil)
+	}
+}
+
 func TestRegisterAPIDeps(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.SessionTTL = config.D(3 * time.Hour)
@@ -491,6 +513,9 @@ func TestRegisterAPIDeps(t *testing.T) {
 	if len(got.CSRFKey) != 32 || got.Secure || got.SessionTTL != 3*time.Hour ||
 		got.CSCADir != filepath.Join(cfg.DataDir, "csca") || !got.Config.Demo || !got.Now().Equal(now()) {
 		t.Errorf("Deps = %+v", got)
+	}
+	if got.CSCAs != nil {
+		t.Errorf("Deps.CSCAs = %d certificates from a missing csca_dir", len(got.CSCAs))
 	}
 	if _, err := got.Store.ListUsers(context.Background()); err != nil {
 		t.Errorf("Deps.Store is not usable: %v", err)

@@ -111,7 +111,7 @@ type syncLink struct {
 // startSync starts the link as cfg.MQTT says, or returns nil when the
 // sync is disabled. The syncer runs until close, not until ctx ends: the
 // API may still send commands while it drains.
-func (m *Main) startSync(ctx context.Context, store admin.Store, key ed25519.PrivateKey) (*syncLink, error) {
+func (m *Main) startSync(ctx context.Context, store admin.Store, key ed25519.PrivateKey, cscas []*x509.Certificate) (*syncLink, error) {
 	cfg, log := m.cfg, m.log
 	mc := cfg.MQTT
 	if !mc.SyncEnabled() {
@@ -179,7 +179,7 @@ func (m *Main) startSync(ctx context.Context, store admin.Store, key ed25519.Pri
 	}
 	l.transport = tr
 	s, err := syncer.New(syncer.Options{Store: store, Site: mc.Site, Signer: wire.NewSigner(key), Transport: tr,
-		Log: log.With("component", "sync"), Now: m.opt.Now})
+		CSCAs: cscas, Log: log.With("component", "sync"), Now: m.opt.Now})
 	if err != nil {
 		tr.Close()
 		l.closeBroker()

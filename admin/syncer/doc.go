@@ -16,6 +16,16 @@
 //     state, revision, outbox length and clock trust (Status).
 //   - Commands (unlock once, lockdown, resync) are signed with a sequence
 //     number that only grows and a short expiry.
+//   - Enrolment (ARCHITECTURE.md section 8, CIE.md section 6): StartEnrol
+//     sends an enrolment station a signed, expiring challenge of fresh
+//     random bytes; the station's answer (NIS, key file, EF.SOD, the
+//     card's signature over the challenge) is accepted only for a
+//     waiting, unexpired session of that same station, verified with
+//     admin.VerifyCard against Options.CSCAs, and the card is stored for
+//     the session's person at once when every check passes. A refused
+//     card is never stored; the session says why (EnrolResult,
+//     WaitEnrol). Sessions live in memory only: a restart of the admin
+//     forgets them, and HR starts again.
 //
 // The broker connection is behind the Transport interface: Paho, a paho
 // client over TLS with the admin's certificate, in production (its

@@ -16,4 +16,8 @@ var (
 	// ErrRefused is returned by Paho.Subscribe when the broker refused
 	// the subscription (SUBACK 0x80: the ACL does not allow the filter).
 	ErrRefused = errors.New("syncer: the broker refused the subscription")
+
+	// ErrEnrolBusy is returned by StartEnrol when MaxEnrolSessions
+	// sessions are waiting for their stations.
+	ErrEnrolBusy = errors.New("syncer: too many enrolment sessions waiting")
 )

@@ -2,6 +2,7 @@ package syncer
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -45,8 +46,15 @@ type Options struct {
 	ChunkBytes int
 	// CmdTTL is how long a command stays valid. Default 30 s.
 	CmdTTL time.Duration
-	Log    *slog.Logger
-	Now    func() time.Time
+	// CSCAs are the trust anchors enrolment stations' cards are verified
+	// against (reader.LoadCSCAs); with none, every card is refused with
+	// a reason that says so.
+	CSCAs []*x509.Certificate
+	// EnrolTTL is how long a station has to answer an enrolment
+	// challenge. Default DefaultEnrolTTL.
+	EnrolTTL time.Duration
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // DoorStatus is what the syncer knows of a door from its retained status
@@ -73,6 +81,7 @@ type Syncer struct {
 	announced map[int64]int64 // door id → revision last sent as head
 	status    map[string]DoorStatus
 	cmdSeq    uint64
+	enrol     map[string]*enrolSession // by session id
 }
 
 // New checks o and returns a Syncer; Run starts it.
@@ -98,6 +107,9 @@ func New(o Options) (*Syncer, error) {
 	if o.CmdTTL <= 0 {
 		o.CmdTTL = 30 * time.Second
 	}
+	if o.EnrolTTL <= 0 {
+		o.EnrolTTL = DefaultEnrolTTL
+	}
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -105,7 +117,7 @@ func New(o Options) (*Syncer, error) {
 		o.Now = time.Now
 	}
 	return &Syncer{o: o, log: o.Log, nudge: make(chan struct{}, 1),
-		announced: map[int64]int64{}, status: map[string]DoorStatus{}}, nil
+		announced: map[int64]int64{}, status: map[string]DoorStatus{}, enrol: map[string]*enrolSession{}}, nil
 }
 
 // Changed tells the syncer that door views may have moved. It never
@@ -128,7 +140,9 @@ func (s *Syncer) Status(door string) (DoorStatus, bool) {
 // Run subscribes to the doors' messages and publishes changes until ctx
 // ends.
 func (s *Syncer) Run(ctx context.Context) error {
-	for _, k := range []wire.Kind{wire.KindSync, wire.KindEvents, wire.KindStatus} {
+	// Status last: once a retained status is seen, every other filter is
+	// subscribed (tests wait on it).
+	for _, k := range []wire.Kind{wire.KindSync, wire.KindEvents, wire.KindEnrollResult, wire.KindStatus} {
 		filter := wire.Prefix + s.o.Site + "/door/+/" + string(k)
 		if err := s.o.Transport.Subscribe(ctx, filter, func(topic string, payload []byte) { s.receive(ctx, topic, payload) }); err != nil {
 			return fmt.Errorf("syncer: subscribe %s: %w", filter, err)
@@ -265,9 +279,9 @@ func (s *Syncer) sendSnapshot(ctx context.Context, d admin.Door) error {
 	return nil
 }
 
-// receive handles one door → admin message. The door is the one of the
-// topic (the broker's ACL lets a door publish only under its own), never
-// the payload's.
+// receive handles one door (or enrolment station) → admin message. The
+// door is the one of the topic (the broker's ACL lets a door publish
+// only under its own), never the payload's.
 func (s *Syncer) receive(ctx context.Context, topic string, payload []byte) {
 	site, door, k, err := wire.ParseTopic(topic)
 	if err != nil || site != s.o.Site {
@@ -307,6 +321,8 @@ func (s *Syncer) receive(ctx context.Context, topic string, payload []byte) {
 		s.status[door] = DoorStatus{Online: st.Online, Rev: st.Rev, OutboxLen: st.OutboxLen, ClockTrusted: st.ClockTrusted,
 			Mode: st.Mode, DoorState: st.DoorState, Version: st.Version, Seen: s.o.Now().UTC()}
 		s.mu.Unlock()
+	case wire.KindEnrollResult:
+		s.enrolResult(ctx, door, payload)
 	}
 }
 

@@ -127,7 +127,9 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture { return setupWith(t, 10*time.Millisecond, 0) }
 
-func setupWith(t *testing.T, debounce, maxDelay time.Duration) *fixture {
+// setupWith starts a syncer on a fake broker; adjust may change its
+// options before New.
+func setupWith(t *testing.T, debounce, maxDelay time.Duration, adjust ...func(*syncer.Options)) *fixture {
 	t.Helper()
 	ctx := t.Context()
 	st, err := sqlstore.OpenSQLite(filepath.Join(t.TempDir(), "a.db"), nil)
@@ -151,8 +153,12 @@ func setupWith(t *testing.T, debounce, maxDelay time.Duration) *fixture {
 
 	pub, priv, _ := ed25519.GenerateKey(nil)
 	fx.pub = pub
-	fx.s, err = syncer.New(syncer.Options{Store: st, Site: site, Signer: wire.NewSigner(priv), Transport: fx.f,
-		Debounce: debounce, MaxDelay: maxDelay, Poll: time.Hour, ChunkBytes: 4096, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	o := syncer.Options{Store: st, Site: site, Signer: wire.NewSigner(priv), Transport: fx.f,
+		Debounce: debounce, MaxDelay: maxDelay, Poll: time.Hour, ChunkBytes: 4096, Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, f := range adjust {
+		f(&o)
+	}
+	fx.s, err = syncer.New(o)
 	must(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -162,11 +168,11 @@ func setupWith(t *testing.T, debounce, maxDelay time.Duration) *fixture {
 		fx.f.mu.Lock()
 		n := len(fx.f.subs)
 		fx.f.mu.Unlock()
-		if n == 3 {
+		if n == 4 { // sync, events, status, enroll/result
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the syncer subscribed to %d filters, want 3", n)
+			t.Fatalf("the syncer subscribed to %d filters, want 4", n)
 		}
 	}
 	return fx

@@ -52,7 +52,8 @@
 // the first start it creates, in data_dir, the site's signing key
 // site.key (its public half is logged: each door's site_public_key) and
 // the site MQTT CA in mqtt/. `varco door provision` then issues each
-// door's certificate from that CA.
+// door's certificate from that CA, and `varco station provision` each
+// enrolment station's (`varco enroll`, driven by POST /api/v1/enrol/sessions).
 //
 // # Exit status
 //
@@ -76,7 +77,6 @@ import (
 	"github.com/varco-access/varco/admin/config"
 	"github.com/varco-access/varco/admin/httpapi"
 	"github.com/varco-access/varco/admin/server"
-	"github.com/varco-access/varco/reader"
 )
 
 // defaultConfig is read when -config is not given, if it exists.
@@ -131,20 +131,13 @@ func run(path string) int {
 // registerAPI is where the API (and later the panel) is mounted on the
 // server's engine: the one place that wires admin/httpapi to the process.
 func registerAPI(r *gin.Engine, d server.Deps) error {
-	// Without CSCA certificates the server still runs; the API refuses
-	// enrolment with a clear error until they are installed.
-	cscas, err := reader.LoadCSCAs(d.CSCADir)
-	if err != nil {
-		d.Log.Warn("enrolment disabled until CSCA certificates are installed", "csca_dir", d.CSCADir, "err", err)
-		cscas = nil
-	} else {
-		d.Log.Info("CSCA certificates loaded", "csca_dir", d.CSCADir, "count", len(cscas))
-	}
+	// Without CSCA certificates (d.CSCAs nil) the server still runs; the
+	// API and the stations' sessions refuse every card, saying why.
 	o := httpapi.Options{
 		Store:      d.Store,
 		CSRFKey:    d.CSRFKey,
 		Secure:     d.Secure,
-		CSCAs:      cscas,
+		CSCAs:      d.CSCAs,
 		SessionTTL: d.SessionTTL,
 		Password:   d.Password,
 		Log:        d.Log,
@@ -153,7 +146,7 @@ func registerAPI(r *gin.Engine, d server.Deps) error {
 	// Only a non-nil syncer: a nil *syncer.Syncer would make a non-nil
 	// interface, and the API would call it instead of answering 503.
 	if d.Sync != nil {
-		o.Sync = d.Sync
+		o.Sync, o.Enrol = d.Sync, d.Sync
 	}
 	api, err := httpapi.New(o)
 	if err != nil {

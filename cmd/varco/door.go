@@ -56,58 +56,11 @@ func doorProvision(e *env, args []string) error {
 		return fmt.Errorf("%w: --broker %q: %v", errUsage, *broker, err)
 	}
 
-	caDir := filepath.Join(*dataDir, config.MQTTDir)
-	keyPath := filepath.Join(*dataDir, config.SiteKeyFile)
-	ca, err := sitepki.LoadCA(caDir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no site MQTT CA in %s: start varco-admin once first (it creates the CA and the site key in its data_dir), or check --data-dir", caDir)
-	} else if err != nil {
-		return err
-	}
-	siteKey, err := wire.LoadPrivateKey(keyPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no site key %s: start varco-admin once first (it creates the site key and the CA in its data_dir), or check --data-dir", keyPath)
-	} else if err != nil {
-		return err
-	}
-	if *site == "" {
-		*site = caSite(ca)
-	}
-
 	identity := sitepki.DoorIdentity(*door)
-	certPEM, keyPEM, err := ca.ClientCert(identity, time.Now())
+	pub, err := provisionClient(e, "door provision", *dataDir, site, identity, *door, *out, *force,
+		"delete the door in varco-admin to shut a lost one out")
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(*out, 0o700); err != nil {
-		return err
-	}
-	if fi, err := os.Stat(*out); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(e.stderr, "varco door provision: warning: %s is open to other users (mode %04o): the door's key is in it\n", *out, fi.Mode().Perm())
-	}
-	certFile, keyFile := filepath.Join(*out, *door+".crt"), filepath.Join(*out, *door+".key")
-	if !*force {
-		for _, f := range []string{certFile, keyFile} {
-			if _, err := os.Lstat(f); err == nil {
-				return fmt.Errorf("%s exists: --force replaces it (the old certificate stays valid: delete the door in varco-admin to shut a lost one out)", f)
-			}
-		}
-	}
-	pub := wire.EncodePublicKey(siteKey.Public().(ed25519.PublicKey))
-	// The key first: a directory with the new certificate has its key.
-	for _, f := range []struct {
-		path string
-		data []byte
-		perm os.FileMode
-	}{
-		{keyFile, keyPEM, 0o600},
-		{certFile, certPEM, 0o644},
-		{filepath.Join(*out, "ca.crt"), ca.CertPEM(), 0o644},
-		{filepath.Join(*out, "site.pub"), []byte(pub + "\n"), 0o644},
-	} {
-		if err := writeFileAtomic(f.path, f.data, f.perm); err != nil {
-			return err
-		}
 	}
 
 	w := e.stdout
@@ -125,6 +78,67 @@ func doorProvision(e *env, args []string) error {
 	fmt.Fprintf(w, "[mqtt]\nbroker = %q\nca = %q\n\n", *broker, doorCAFile)
 	fmt.Fprintf(w, "[[doors]]\nid = %q\n# ... the door's reader and pins\n", *door)
 	return nil
+}
+
+// provisionClient issues the MQTT client certificate of identity from the
+// site CA in dataDir and writes, into out (created 0700), name.key,
+// name.crt, ca.crt and site.pub; *site is set from the CA when empty. It
+// returns the site public key as EncodePublicKey gives it. revoke says,
+// in the error for an existing certificate, how to shut a lost one out.
+func provisionClient(e *env, cmd, dataDir string, site *string, identity, name, out string, force bool, revoke string) (string, error) {
+	caDir := filepath.Join(dataDir, config.MQTTDir)
+	keyPath := filepath.Join(dataDir, config.SiteKeyFile)
+	ca, err := sitepki.LoadCA(caDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("no site MQTT CA in %s: start varco-admin once first (it creates the CA and the site key in its data_dir), or check --data-dir", caDir)
+	} else if err != nil {
+		return "", err
+	}
+	siteKey, err := wire.LoadPrivateKey(keyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("no site key %s: start varco-admin once first (it creates the site key and the CA in its data_dir), or check --data-dir", keyPath)
+	} else if err != nil {
+		return "", err
+	}
+	if *site == "" {
+		*site = caSite(ca)
+	}
+
+	certPEM, keyPEM, err := ca.ClientCert(identity, time.Now())
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(out, 0o700); err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(out); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(e.stderr, "varco %s: warning: %s is open to other users (mode %04o): the private key is in it\n", cmd, out, fi.Mode().Perm())
+	}
+	certFile, keyFile := filepath.Join(out, name+".crt"), filepath.Join(out, name+".key")
+	if !force {
+		for _, f := range []string{certFile, keyFile} {
+			if _, err := os.Lstat(f); err == nil {
+				return "", fmt.Errorf("%s exists: --force replaces it (the old certificate stays valid: %s)", f, revoke)
+			}
+		}
+	}
+	pub := wire.EncodePublicKey(siteKey.Public().(ed25519.PublicKey))
+	// The key first: a directory with the new certificate has its key.
+	for _, f := range []struct {
+		path string
+		data []byte
+		perm os.FileMode
+	}{
+		{keyFile, keyPEM, 0o600},
+		{certFile, certPEM, 0o644},
+		{filepath.Join(out, "ca.crt"), ca.CertPEM(), 0o644},
+		{filepath.Join(out, "site.pub"), []byte(pub + "\n"), 0o644},
+	} {
+		if err := writeFileAtomic(f.path, f.data, f.perm); err != nil {
+			return "", err
+		}
+	}
+	return pub, nil
 }
 
 // caSite is the site a CA made by sitepki.NewCA names in its subject

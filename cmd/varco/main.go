@@ -1,6 +1,7 @@
 // Command varco is Varco's command-line tool: virtual CIE cards for tests
 // and demos, reading a CIE from a local reader, offline verification of
-// an EF.SOD, and provisioning a door's MQTT certificate.
+// an EF.SOD, provisioning the MQTT certificates of doors and enrolment
+// stations, and the enrolment station itself.
 //
 // Usage:
 //
@@ -11,6 +12,16 @@
 //	varco cie read [--reader NAME] [--full] [--csca DIR] [--json]
 //	varco cie verify-sod --csca DIR [--nis N] [--pubkey FILE] [--json] FILE
 //	varco door provision --data-dir DIR --door ID [--broker URL] [--site S] [--force] -out DIR
+//	varco station provision --data-dir DIR --station ID [--broker URL] [--site S] [--force] -out DIR
+//	varco enroll --broker URL --cert FILE --key FILE [--ca FILE] [--site-key FILE] [--site S] [--station ID] [--reader NAME]
+//
+// varco enroll is an enrolment station (a workstation with a USB reader):
+// it connects to the site's MQTT broker with the station's certificate,
+// and for every enrolment session HR opens in varco-admin for this
+// station it checks the admin's signed challenge, waits for a CIE on the
+// reader, reads NIS, public key and EF.SOD, has the card sign the
+// challenge and sends all of it back; varco-admin verifies it and stores
+// the card. It runs until interrupted.
 //
 // Every command has -h. Exit status: 0 success, 1 a check failed or the
 // operation failed, 2 bad usage.
@@ -67,14 +78,16 @@ func commands() []command {
 		{"cie read", "read a CIE from a PC/SC reader and verify it", cieRead},
 		{"cie verify-sod", "passive authentication of an EF.SOD file", cieVerifySOD},
 		{"door provision", "issue a door's MQTT certificate from varco-admin's site CA", doorProvision},
+		{"station provision", "issue an enrolment station's MQTT certificate from varco-admin's site CA", stationProvision},
+		{"enroll", "be an enrolment station: read the CIE HR asks for, answering varco-admin's challenge", enroll},
 	}
 }
 
 func usage(w io.Writer) {
-	fmt.Fprintln(w, "varco: Varco's command-line tool (CIE cards, readers, verification, doors)")
+	fmt.Fprintln(w, "varco: Varco's command-line tool (CIE cards, readers, verification, doors, enrolment)")
 	fmt.Fprintln(w, "\nUsage:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  varco %-16s %s\n", c.name, c.summary)
+		fmt.Fprintf(w, "  varco %-17s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'varco COMMAND -h' for a command's flags.")
 }
@@ -95,10 +108,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if args[0] != group {
 			continue
 		}
-		if len(args) < 2 || args[1] != name {
-			continue
+		rest := args[1:]
+		if name != "" { // a two-word command
+			if len(args) < 2 || args[1] != name {
+				continue
+			}
+			rest = args[2:]
 		}
-		err := c.run(e, args[2:])
+		err := c.run(e, rest)
 		switch {
 		case err == nil:
 			return exitOK

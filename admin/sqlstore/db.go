@@ -43,6 +43,11 @@ type Options struct {
 	MaxReaders int
 }
 
+// mmapSize is how much of a SQLite file is read through mmap, sparing a
+// pread per page: 2 GiB (SQLite's own cap) on 64-bit machines, 256 MiB
+// where the address space is 32-bit.
+const mmapSize = 256<<20 + (strconv.IntSize-32)/32*(2<<30-256<<20)
+
 // dialect is what differs between the two SQL engines.
 type dialect int
 
@@ -66,6 +71,12 @@ type DB struct {
 	keepRevs int64
 
 	rebound sync.Map // query with ? → query with $n (PostgreSQL)
+
+	// evStmt (SQLite) is the INSERT of a full batch of events, prepared
+	// at open on the writer's one connection: compiling a statement of
+	// eventBatch rows costs SQLite about as much as running it. (pgx
+	// caches prepared statements by itself.)
+	evStmt *sql.Stmt
 }
 
 var _ admin.Store = (*DB)(nil)
@@ -108,7 +119,7 @@ func OpenSQLite(path string, opts *Options) (*DB, error) {
 	// miss is a pread. 64 MiB per reader connection, 256 MiB for the
 	// writer (allocated as used), reads through mmap, temporary tables in
 	// memory.
-	q.Add("_pragma", "mmap_size(268435456)")
+	q.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapSize))
 	q.Add("_pragma", "temp_store(MEMORY)")
 	// Event ingest dirties an index leaf per person and per door in every
 	// batch; checkpointing every 1000 pages (the default) wrote and
@@ -149,6 +160,10 @@ func OpenSQLite(path string, opts *Options) (*DB, error) {
 	r.SetMaxOpenConns(o.MaxReaders)
 	r.SetMaxIdleConns(o.MaxReaders)
 	db := &DB{d: dialectSQLite, w: w, r: r, now: o.Now, keepRevs: o.TombstoneRevisions}
+	if db.evStmt, err = w.Prepare(db.insertEventsSQL(eventBatch)); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("sqlstore: open %s: %w", path, err)
+	}
 	// The planner statistics SQLite recommends refreshing when a
 	// long-lived connection opens (cheap: bounded analysis, only of the
 	// tables that need it).
@@ -228,6 +243,9 @@ func migrate(ctx context.Context, db *sql.DB, d dialect) error {
 // Close closes the connection pools.
 func (db *DB) Close() error {
 	var err error
+	if db.evStmt != nil {
+		err = db.evStmt.Close()
+	}
 	if db.d == dialectSQLite {
 		// Keep the planner's statistics fresh for the next start.
 		_, _ = db.w.Exec("PRAGMA optimize")

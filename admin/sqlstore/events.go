@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math"
@@ -88,27 +89,12 @@ func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, erro
 	}
 
 	inserted := 0
+	args := make([]any, 0, eventBatch*11)
 	for start := 0; start < len(events); start += eventBatch {
 		batch := events[start:min(start+eventBatch, len(events))]
-		var b strings.Builder
-		if db.d == dialectSQLite {
-			// OR IGNORE rather than ON CONFLICT DO NOTHING: with every
-			// constraint resolved by ignoring (the values were validated),
-			// the statement cannot abort half way, so SQLite keeps no
-			// statement journal, which cost a page copy for every index
-			// leaf the batch touched.
-			b.WriteString(`INSERT OR IGNORE`)
-		} else {
-			b.WriteString(`INSERT`)
-		}
-		b.WriteString(` INTO events (door_id, epoch, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at) VALUES `)
-		args := make([]any, 0, len(batch)*11)
+		args = args[:0]
 		for i := range batch {
 			e := &batch[i]
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 			pid := e.PersonID
 			if pid == nil && e.NIS != "" {
 				pid = people[e.NIS]
@@ -119,10 +105,12 @@ func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, erro
 			}
 			args = append(args, e.DoorID, e.Epoch, int64(e.Seq), db.t(e.Time), e.ClockTrusted, string(e.Kind), string(e.Reason), e.NIS, pid, e.Detail, db.t(rcv))
 		}
-		if db.d == dialectPostgres {
-			b.WriteString(` ON CONFLICT (door_id, epoch, seq) DO NOTHING`)
+		var res sql.Result
+		if len(batch) == eventBatch && db.evStmt != nil {
+			res, err = tx.StmtContext(ctx, db.evStmt).ExecContext(ctx, args...)
+		} else {
+			res, err = tx.ExecContext(ctx, db.q(db.insertEventsSQL(len(batch))), args...)
 		}
-		res, err := tx.ExecContext(ctx, db.q(b.String()), args...)
 		if err != nil {
 			return 0, fmt.Errorf("sqlstore: insert events: %w", err)
 		}
@@ -136,6 +124,33 @@ func (db *DB) InsertEvents(ctx context.Context, events []admin.Event) (int, erro
 		return 0, fmt.Errorf("sqlstore: insert events: commit: %w", err)
 	}
 	return inserted, nil
+}
+
+// insertEventsSQL is the INSERT of n events, ignoring those already
+// stored.
+func (db *DB) insertEventsSQL(n int) string {
+	var b strings.Builder
+	if db.d == dialectSQLite {
+		// OR IGNORE rather than ON CONFLICT DO NOTHING: with every
+		// constraint resolved by ignoring (the values were validated), the
+		// statement cannot abort half way, so SQLite keeps no statement
+		// journal, which cost a page copy for every index leaf the batch
+		// touched.
+		b.WriteString(`INSERT OR IGNORE`)
+	} else {
+		b.WriteString(`INSERT`)
+	}
+	b.WriteString(` INTO events (door_id, epoch, seq, time, clock_trusted, kind, reason, nis, person_id, detail, received_at) VALUES `)
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+	}
+	if db.d == dialectPostgres {
+		b.WriteString(` ON CONFLICT (door_id, epoch, seq) DO NOTHING`)
+	}
+	return b.String()
 }
 
 // SearchEvents implements admin.Store.

@@ -114,3 +114,28 @@ func TestPurgeChunks(t *testing.T) {
 		t.Fatalf("%d left", len(left))
 	}
 }
+
+// TestFullBatches: batches of exactly eventBatch events take the prepared
+// statement inside the transaction, on the writer's one connection (a
+// statement prepared lazily there once deadlocked); a replay of them
+// inserts nothing.
+func TestFullBatches(t *testing.T) {
+	db, err := OpenSQLite(filepath.Join(t.TempDir(), "v.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	evs := make([]admin.Event, 2*eventBatch+3)
+	for i := range evs {
+		evs[i] = admin.Event{DoorID: 1, Seq: uint64(i + 1), Time: t0.Add(time.Duration(i) * time.Second), Kind: varco.EventGranted}
+	}
+	for round, want := range []int{len(evs), 0} {
+		n, err := db.InsertEvents(ctx, evs)
+		if err != nil || n != want {
+			t.Fatalf("round %d: inserted %d, %v; want %d", round, n, err, want)
+		}
+	}
+}

@@ -109,6 +109,20 @@ func testEvents(t *testing.T, s admin.Store) {
 			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
 		}
 	}
+	// A door whose store was replaced starts its sequence again under a
+	// new epoch: (door, epoch, seq) is the key.
+	again := batch[0]
+	again.Epoch = "2025-03-03T09:00:00Z"
+	n, err = s.InsertEvents(ctx, []admin.Event{again, again})
+	must(t, err)
+	if n != 1 {
+		t.Fatalf("same seq under a new epoch: inserted %d, want 1", n)
+	}
+	es, _, err := s.SearchEvents(ctx, admin.EventFilter{Limit: 1, From: again.Time, To: again.Time.Add(time.Second), DoorID: d1.ID})
+	must(t, err)
+	if len(es) != 1 || es[0].Epoch != again.Epoch {
+		t.Fatalf("newest event of the epoch %+v", es)
+	}
 }
 
 func testEventPages(t *testing.T, s admin.Store) {

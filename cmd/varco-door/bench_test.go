@@ -57,10 +57,9 @@ func BenchmarkDaemonRSS100k(b *testing.B) {
 		pid := d.cmd.Process.Pid
 		started := procStatusOf(b, pid)
 		for i := range taps {
-			conn := pcscdtest.InsertCard(b, pd.VPCDAddrs()[0], card)
-			d.waitMetric(`varco_door_decisions_total{door="front",reason="granted"}`, strconv.Itoa(i+1))
-			conn.Close()
-			pd.WaitEmpty(b, 10*time.Second)
+			presentUntil(b, d, pd, card, func() bool {
+				return d.metric(`varco_door_decisions_total{door="front",reason="granted"}`) == strconv.Itoa(i+1)
+			})
 		}
 		after := procStatusOf(b, pid)
 		fi, err := os.Stat(filepath.Join(dir, "varco-door.db"))

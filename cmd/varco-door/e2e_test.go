@@ -151,6 +151,33 @@ func (d *daemon) waitMetric(series, value string) {
 	d.eventually(series+" = "+value, func() bool { return d.metric(series) == value })
 }
 
+// presentUntil presents card at the first vpcd reader until cond holds,
+// then takes it away. Now and then pcscd does not report a vpcd card
+// inserted right after the previous one left (the daemon's reader loop
+// waits in SCardGetStatusChange and no event comes; seen about once in a
+// few hundred insertions): after 5 s the card is presented once more, as a
+// person would tap again. Two misses fail the test.
+func presentUntil(t testing.TB, d *daemon, pd *pcscdtest.Daemon, card *virtcie.Card, cond func() bool) {
+	t.Helper()
+	for try := 1; ; try++ {
+		conn := pcscdtest.InsertCard(t, pd.VPCDAddrs()[0], card)
+		deadline := time.Now().Add(5 * time.Second)
+		for !cond() && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		ok := cond()
+		conn.Close()
+		pd.WaitEmpty(t, 10*time.Second)
+		if ok {
+			return
+		}
+		if try == 2 {
+			t.Fatalf("no decision after presenting card %s twice", card.NIS())
+		}
+		t.Logf("card %s: no decision 5 s after it was presented; presenting it again", card.NIS())
+	}
+}
+
 // TestDoorEndToEnd runs the real varco-door binary against a real pcscd with
 // virtual CIEs on vpcd and fake GPIO: grants release the strike for the
 // configured time, every kind of bad card is denied with its reason, forced
@@ -260,22 +287,22 @@ held_open_after = "2s"
 	const dec = `varco_door_decisions_total{door="front",reason="%s"}`
 	tap := func(c *virtcie.Card, reason, count string) {
 		t.Helper()
-		conn := pcscdtest.InsertCard(t, pd.VPCDAddrs()[0], c)
-		d.waitMetric(fmt.Sprintf(dec, reason), count)
-		conn.Close()
-		pd.WaitEmpty(t, 10*time.Second)
+		presentUntil(t, d, pd, c, func() bool { return d.metric(fmt.Sprintf(dec, reason)) == count })
 	}
 
 	// Anna: granted, the relay releases for the pulse and locks again.
-	conn := pcscdtest.InsertCard(t, pd.VPCDAddrs()[0], anna)
-	d.eventually("the relay releases", func() bool { return d.pin("E2E_RELAY") == "high" })
-	released := time.Now()
+	var released time.Time
+	presentUntil(t, d, pd, anna, func() bool {
+		if d.pin("E2E_RELAY") == "high" {
+			released = time.Now()
+			return true
+		}
+		return false
+	})
 	d.eventually("the relay locks again", func() bool { return d.pin("E2E_RELAY") == "low" })
 	if held := time.Since(released); held < 2*time.Second {
 		t.Errorf("relay released for about %v, want the 3 s release time", held)
 	}
-	conn.Close()
-	pd.WaitEmpty(t, 10*time.Second)
 	d.waitMetric(fmt.Sprintf(dec, "granted"), "1")
 
 	tap(clone, "clone_suspected", "1")

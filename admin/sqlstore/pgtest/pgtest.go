@@ -9,7 +9,9 @@
 // dir is handed to that user.
 //
 // The server trades durability for speed (fsync=off): a crash of the
-// machine loses the test data, which is all it holds.
+// machine loses the test data, which is all it holds. A watchdog stops it
+// and removes its files if the test binary dies without reaching Stop
+// (killed by its timeout, a signal, or a closed stdout pipe).
 //
 // Use:
 //
@@ -36,6 +38,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -50,12 +53,14 @@ var ErrNoBinaries = errors.New("pgtest: PostgreSQL server binaries (initdb, pg_c
 
 // Server is a running throwaway PostgreSQL server.
 type Server struct {
-	dir    string // temp dir: data/, the socket, the log
-	bin    string // directory holding initdb and pg_ctl
-	port   int
-	runAs  string // user the server runs as when we are root; "" otherwise
-	admin  *sql.DB
-	nextDB atomic.Int64
+	dir   string // temp dir: data/, the socket, the log
+	bin   string // directory holding initdb and pg_ctl
+	port  int
+	runAs string // user the server runs as when we are root; "" otherwise
+	// watchdog stops the server if this process dies without Stop.
+	watchdog *os.Process
+	admin    *sql.DB
+	nextDB   atomic.Int64
 }
 
 // FindBinaries returns the directory holding initdb and pg_ctl: the newest
@@ -138,6 +143,7 @@ func StartServer() (*Server, error) {
 			return nil, fmt.Errorf("pgtest: pg_ctl start: %v\n%s\n%s", err, out, log)
 		}
 	}
+	s.watch()
 	if s.admin, err = sql.Open("pgx", s.DSN("postgres")); err == nil {
 		err = s.admin.Ping()
 	}
@@ -147,6 +153,25 @@ func StartServer() (*Server, error) {
 	}
 	s.admin.SetMaxOpenConns(2)
 	return s, nil
+}
+
+// watch starts a watchdog, in a session of its own so a ^C to the test's
+// process group does not take it along, that stops the server and removes
+// its files once this process is gone: a test binary killed by its
+// timeout or a signal never reaches Stop, and would leave a postmaster
+// behind.
+func (s *Server) watch() {
+	stop := filepath.Join(s.bin, "pg_ctl") + " -D " + filepath.Join(s.dir, "data") + " -m immediate -w stop"
+	if s.runAs != "" {
+		stop = "runuser -u " + s.runAs + " -- " + stop
+	}
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; %s >/dev/null 2>&1; rm -rf %s", os.Getpid(), stop, s.dir)
+	cmd := exec.Command("sh", "-c", script)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err == nil {
+		s.watchdog = cmd.Process
+		go cmd.Wait()
+	}
 }
 
 // run runs one of the server binaries, as the server's user when root.
@@ -197,6 +222,9 @@ func (s *Server) DropDatabase(ctx context.Context, name string) error {
 func (s *Server) Stop() error {
 	if s.admin != nil {
 		s.admin.Close()
+	}
+	if s.watchdog != nil {
+		s.watchdog.Kill()
 	}
 	out, err := s.run("pg_ctl", "-D", filepath.Join(s.dir, "data"), "-m", "fast", "-w", "stop")
 	if err != nil {

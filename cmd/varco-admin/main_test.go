@@ -15,34 +15,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/varco-access/varco/reader/pcsc/pcscdtest"
 )
 
-// buildOnce builds the binary once for every test of the package.
-var buildOnce = sync.OnceValues(func() (string, error) {
-	dir, err := os.MkdirTemp("", "varco-admin-test")
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "varco-admin")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build: %v\n%s", err, out)
-	}
-	return bin, nil
-})
+// TestMain prepares the private pcscd of the end-to-end tests (see
+// reader/pcsc/pcscdtest) before any test runs.
+func TestMain(m *testing.M) { pcscdtest.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if bin, err := buildOnce(); err == nil {
-		os.RemoveAll(filepath.Dir(bin))
-	}
-	os.Exit(code)
-}
-
+// mustBuild builds the binary into the test's temporary directory.
 func mustBuild(tb testing.TB) string {
 	tb.Helper()
-	bin, err := buildOnce()
-	if err != nil {
-		tb.Fatal(err)
+	bin := filepath.Join(tb.TempDir(), "varco-admin")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		tb.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }

@@ -10,7 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+
+	"github.com/varco-access/varco/wire/atomicfile"
 )
 
 // pemType is the PEM block type of the site's private key file: PKCS#8,
@@ -47,44 +48,10 @@ func WritePrivateKey(path string, key ed25519.PrivateKey) (err error) {
 		return fmt.Errorf("wire: write private key %s: %w", path, err)
 	}
 	data := pem.EncodeToMemory(&pem.Block{Type: pemType, Bytes: der})
-
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+	if err := atomicfile.WriteFile(path, data, 0o600); err != nil {
+		return fmt.Errorf("wire: private key: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*") // created 0600
-	if err != nil {
-		return fmt.Errorf("wire: write private key: %w", err)
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("wire: write private key %s: %w", path, err)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // LoadPrivateKey reads a site key written by WritePrivateKey (or by

@@ -13,6 +13,7 @@ import (
 
 	"github.com/varco-access/varco/admin/config"
 	"github.com/varco-access/varco/wire"
+	"github.com/varco-access/varco/wire/atomicfile"
 	"github.com/varco-access/varco/wire/sitepki"
 )
 
@@ -134,7 +135,7 @@ func provisionClient(e *env, cmd, dataDir string, site *string, identity, name, 
 		{filepath.Join(out, "ca.crt"), ca.CertPEM(), 0o644},
 		{filepath.Join(out, "site.pub"), []byte(pub + "\n"), 0o644},
 	} {
-		if err := writeFileAtomic(f.path, f.data, f.perm); err != nil {
+		if err := atomicfile.WriteFile(f.path, f.data, f.perm); err != nil {
 			return "", err
 		}
 	}
@@ -165,47 +166,4 @@ func checkBrokerURL(s string) error {
 		return errors.New("want mqtts://host:port")
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to path with mode perm through a temporary
-// file in the same directory, synced and renamed over path: a crash
-// leaves the old file or the new one, never a partial key.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*") // created 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

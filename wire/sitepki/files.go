@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/varco-access/varco/wire/atomicfile"
 )
 
 // The files of a CA directory (Save, LoadCA).
@@ -35,10 +37,10 @@ func (ca *CA) Save(dir string) error {
 	if err != nil {
 		return fmt.Errorf("sitepki: save CA: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, KeyFile), key, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, KeyFile), key, 0o600); err != nil {
 		return fmt.Errorf("sitepki: save CA: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(dir, CertFile), ca.certPEM, 0o644); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(dir, CertFile), ca.certPEM, 0o644); err != nil {
 		return fmt.Errorf("sitepki: save CA: %w", err)
 	}
 	return nil
@@ -121,46 +123,4 @@ func readFile(path string, secret bool) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes", maxFile)
 	}
 	return data, nil
-}
-
-// writeFileAtomic writes data to path with mode perm through a temporary
-// file renamed over path, syncing the file and then its directory.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp*") // created 0600
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-			err = fmt.Errorf("write %s: %w", path, err)
-		}
-	}()
-	if err = f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -220,6 +220,8 @@ func TestBadInput(t *testing.T) {
 			{"bad cursor", req{method: "GET", path: "/events?cursor=%27%3B--"}, 400, "cursor", ""},
 			{"bad time", req{method: "GET", path: "/events?from=yesterday"}, 400, "from", ""},
 			{"bad limit", req{method: "GET", path: "/people?limit=1000000"}, 400, "limit", ""},
+			{"bad site filter", req{method: "GET", path: "/doors?site_id=x"}, 400, "site_id", ""},
+			{"bad holiday site filter", req{method: "GET", path: "/holidays?site_id=-2"}, 400, "site_id", ""},
 			{"bad mode", req{method: "PUT", path: "/doors/1/mode", body: map[string]string{"mode": "open-sesame"}}, 400, "mode", ""},
 			{"bad schedule", req{method: "POST", path: "/schedules", body: map[string]any{"name": "x", "days": [][]map[string]int{{{"start": 600, "end": 500}}, {}, {}, {}, {}, {}, {}}}}, 400, "days[0][0]", ""},
 			{"bad time zone", req{method: "POST", path: "/sites", body: map[string]any{"name": "Milano", "time_zone": "Mars/Olympus"}}, 400, "time_zone", ""},

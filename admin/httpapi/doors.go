@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"strconv"
 
 	"github.com/gin-gonic/gin"
 
@@ -40,30 +39,18 @@ type (
 	}
 )
 
-func (a *API) listDoors(c *gin.Context) {
-	site := int64(0)
-	if s := c.Query("site_id"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || id <= 0 {
-			fail(c, &admin.ValidationError{Fields: map[string]string{"site_id": "not an id"}})
+// bySite serves a list filtered by the optional site_id query parameter
+// (0: every site).
+func bySite[T any](fn func(ctx context.Context, siteID int64) ([]T, error)) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var ve admin.ValidationError
+		site := idQuery(c, "site_id", &ve)
+		if len(ve.Fields) > 0 {
+			fail(c, &ve)
 			return
 		}
-		site = id
+		list(func(ctx context.Context) ([]T, error) { return fn(ctx, site) })(c)
 	}
-	list(func(ctx context.Context) ([]admin.Door, error) { return a.store.ListDoors(ctx, site) })(c)
-}
-
-func (a *API) listHolidays(c *gin.Context) {
-	site := int64(0)
-	if s := c.Query("site_id"); s != "" {
-		id, err := strconv.ParseInt(s, 10, 64)
-		if err != nil || id <= 0 {
-			fail(c, &admin.ValidationError{Fields: map[string]string{"site_id": "not an id"}})
-			return
-		}
-		site = id
-	}
-	list(func(ctx context.Context) ([]admin.Holiday, error) { return a.store.ListHolidays(ctx, site) })(c)
 }
 
 // updateDoor replaces a door's fields but keeps its mode: changing the

@@ -164,7 +164,7 @@ func (a *API) table() []Route {
 		{Method: del, Path: "/groups/:id/doors", Perm: auth.GroupsWrite, Tag: "groups", Summary: "remove doors from a group", Body: idsBody{}, Resp: admin.Group{}, handler: a.members(s.RemoveGroupDoors)},
 
 		// Doors.
-		{Method: get, Path: "/doors", Perm: auth.DoorsRead, Tag: "doors", Summary: "list doors", Resp: []admin.Door{}, handler: a.listDoors},
+		{Method: get, Path: "/doors", Perm: auth.DoorsRead, Tag: "doors", Summary: "list doors", Query: []Param{{"site_id", "integer", "one site"}}, Resp: []admin.Door{}, handler: bySite(s.ListDoors)},
 		{Method: post, Path: "/doors", Perm: auth.DoorsWrite, Tag: "doors", Summary: "create a door", Body: admin.Door{}, Resp: admin.Door{}, Status: 201, handler: doors.create},
 		{Method: get, Path: "/doors/:id", Perm: auth.DoorsRead, Tag: "doors", Summary: "get a door", Resp: admin.Door{}, handler: doors.get},
 		{Method: put, Path: "/doors/:id", Perm: auth.DoorsWrite, Tag: "doors", Summary: "replace a door (its mode is set with /mode)", Body: admin.Door{}, Resp: admin.Door{}, handler: a.updateDoor},
@@ -181,7 +181,7 @@ func (a *API) table() []Route {
 		{Method: get, Path: "/schedules/:id", Perm: auth.SchedulesRead, Tag: "schedules", Summary: "get a schedule", Resp: admin.Schedule{}, handler: scheds.get},
 		{Method: put, Path: "/schedules/:id", Perm: auth.SchedulesWrite, Tag: "schedules", Summary: "replace a schedule", Body: admin.Schedule{}, Resp: admin.Schedule{}, handler: scheds.update},
 		{Method: del, Path: "/schedules/:id", Perm: auth.SchedulesWrite, Tag: "schedules", Summary: "delete a schedule no group uses", Status: 204, handler: scheds.delete},
-		{Method: get, Path: "/holidays", Perm: auth.SchedulesRead, Tag: "schedules", Summary: "list holidays", Query: []Param{{"site_id", "integer", "one site"}}, Resp: []admin.Holiday{}, handler: a.listHolidays},
+		{Method: get, Path: "/holidays", Perm: auth.SchedulesRead, Tag: "schedules", Summary: "list holidays", Query: []Param{{"site_id", "integer", "one site"}}, Resp: []admin.Holiday{}, handler: bySite(s.ListHolidays)},
 		{Method: post, Path: "/holidays", Perm: auth.SchedulesWrite, Tag: "schedules", Summary: "create a holiday", Body: admin.Holiday{}, Resp: admin.Holiday{}, Status: 201, handler: hols.create},
 		{Method: get, Path: "/holidays/:id", Perm: auth.SchedulesRead, Tag: "schedules", Summary: "get a holiday", Resp: admin.Holiday{}, handler: hols.get},
 		{Method: put, Path: "/holidays/:id", Perm: auth.SchedulesWrite, Tag: "schedules", Summary: "replace a holiday", Body: admin.Holiday{}, Resp: admin.Holiday{}, handler: hols.update},

@@ -224,10 +224,18 @@ func (m *Monitor) Run(ctx context.Context) error {
 				service = up
 			}
 			progressed, err := r.watch(c)
-			c.Release()
 			if ctx.Err() != nil {
+				// Stopping: let the reads in progress disconnect their
+				// cards before this context is released. A CI run crashed
+				// (SIGSEGV inside libpcsclite's SCardDisconnect) while
+				// the watch context was being cancelled and released on
+				// another thread; keep the library's calls apart here.
+				r.stopReaders()
+				r.wg.Wait()
+				c.Release()
 				break
 			}
+			c.Release()
 			m.emit(Event{Kind: ServiceDown, Err: err})
 			service = down
 			r.dropReaders()

@@ -27,35 +27,11 @@ const (
 // doorProvision issues a door's MQTT client certificate from the site CA
 // of varco-admin's data directory, and prints the door's configuration.
 func doorProvision(e *env, args []string) error {
-	fset := e.newFlags("door provision", "--data-dir DIR --door ID [--broker URL] [--site S] [--force] -out DIR")
-	dataDir := fset.String("data-dir", "/var/lib/varco-admin", "varco-admin's data_dir, which holds the site key and the MQTT CA")
-	door := fset.String("door", "", "the door's id: its controller id in varco-admin, its [[doors]] id in varco-door")
-	broker := fset.String("broker", "", "the broker URL the door dials (default mqtts://<this host>:8883)")
-	site := fset.String("site", "", "the site id of the topics (varco-admin's mqtt.site; default: the site the CA was made for)")
-	out := fset.String("out", "", "directory to write the files into (created with mode 0700)")
-	force := fset.Bool("force", false, "replace the door's certificate and key if the directory has them")
-	if err := parse(fset, args); err != nil {
+	p, err := parseProvision(e, "door", "the door's id: its controller id in varco-admin, its [[doors]] id in varco-door", args)
+	if err != nil {
 		return err
 	}
-	if *out == "" || *door == "" || fset.NArg() > 0 {
-		fset.Usage()
-		return fmt.Errorf("%w: --door ID and -out DIR are required and no other arguments are taken", errUsage)
-	}
-	if !wire.ValidID(*door) {
-		return fmt.Errorf("%w: --door %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, *door, wire.MaxIDLength)
-	}
-	if *site != "" && !wire.ValidID(*site) {
-		return fmt.Errorf("%w: --site %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, *site, wire.MaxIDLength)
-	}
-	if *broker == "" {
-		host, err := os.Hostname()
-		if err != nil || host == "" {
-			host = "localhost"
-		}
-		*broker = "mqtts://" + host + ":8883"
-	} else if err := checkBrokerURL(*broker); err != nil {
-		return fmt.Errorf("%w: --broker %q: %v", errUsage, *broker, err)
-	}
+	dataDir, door, broker, site, out, force := &p.dataDir, &p.id, &p.broker, &p.site, &p.out, &p.force
 
 	identity := sitepki.DoorIdentity(*door)
 	pub, err := provisionClient(e, "door provision", *dataDir, site, identity, *door, *out, *force,
@@ -166,4 +142,47 @@ func checkBrokerURL(s string) error {
 		return errors.New("want mqtts://host:port")
 	}
 	return nil
+}
+
+// provisionArgs are the command line of 'door provision' and 'station
+// provision'.
+type provisionArgs struct {
+	dataDir, id, broker, site, out string
+	force                          bool
+}
+
+// parseProvision parses the flags both provision commands share; what
+// ("door" or "station") names the id flag and the messages.
+func parseProvision(e *env, what, idHelp string, args []string) (*provisionArgs, error) {
+	fset := e.newFlags(what+" provision", "--data-dir DIR --"+what+" ID [--broker URL] [--site S] [--force] -out DIR")
+	var p provisionArgs
+	fset.StringVar(&p.dataDir, "data-dir", "/var/lib/varco-admin", "varco-admin's data_dir, which holds the site key and the MQTT CA")
+	fset.StringVar(&p.id, what, "", idHelp)
+	fset.StringVar(&p.broker, "broker", "", "the broker URL the "+what+" dials (default mqtts://<this host>:8883)")
+	fset.StringVar(&p.site, "site", "", "the site id of the topics (varco-admin's mqtt.site; default: the site the CA was made for)")
+	fset.StringVar(&p.out, "out", "", "directory to write the files into (created with mode 0700)")
+	fset.BoolVar(&p.force, "force", false, "replace the "+what+"'s certificate and key if the directory has them")
+	if err := parse(fset, args); err != nil {
+		return nil, err
+	}
+	if p.out == "" || p.id == "" || fset.NArg() > 0 {
+		fset.Usage()
+		return nil, fmt.Errorf("%w: --%s ID and -out DIR are required and no other arguments are taken", errUsage, what)
+	}
+	if !wire.ValidID(p.id) {
+		return nil, fmt.Errorf("%w: --%s %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, what, p.id, wire.MaxIDLength)
+	}
+	if p.site != "" && !wire.ValidID(p.site) {
+		return nil, fmt.Errorf("%w: --site %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, p.site, wire.MaxIDLength)
+	}
+	if p.broker == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			host = "localhost"
+		}
+		p.broker = "mqtts://" + host + ":8883"
+	} else if err := checkBrokerURL(p.broker); err != nil {
+		return nil, fmt.Errorf("%w: --broker %q: %v", errUsage, p.broker, err)
+	}
+	return &p, nil
 }

@@ -370,35 +370,12 @@ func pemCASite(caPEM []byte) (string, error) {
 // stationProvision issues an enrolment station's MQTT certificate from
 // the site CA of varco-admin's data directory.
 func stationProvision(e *env, args []string) error {
-	fset := e.newFlags("station provision", "--data-dir DIR --station ID [--broker URL] [--site S] [--force] -out DIR")
-	dataDir := fset.String("data-dir", "/var/lib/varco-admin", "varco-admin's data_dir, which holds the site key and the MQTT CA")
-	id := fset.String("station", "", "the station's id: HR picks the station by it when enrolling")
-	broker := fset.String("broker", "", "the broker URL the station dials (default mqtts://<this host>:8883)")
-	site := fset.String("site", "", "the site id of the topics (varco-admin's mqtt.site; default: the site the CA was made for)")
-	out := fset.String("out", "", "directory to write the files into (created with mode 0700)")
-	force := fset.Bool("force", false, "replace the station's certificate and key if the directory has them")
-	if err := parse(fset, args); err != nil {
+	p, err := parseProvision(e, "station", "the station's id: HR picks the station by it when enrolling", args)
+	if err != nil {
 		return err
 	}
-	if *out == "" || *id == "" || fset.NArg() > 0 {
-		fset.Usage()
-		return fmt.Errorf("%w: --station ID and -out DIR are required and no other arguments are taken", errUsage)
-	}
-	if !wire.ValidID(*id) {
-		return fmt.Errorf("%w: --station %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, *id, wire.MaxIDLength)
-	}
-	if *site != "" && !wire.ValidID(*site) {
-		return fmt.Errorf("%w: --site %q: want 1 to %d ASCII letters, digits, '.', '_' or '-'", errUsage, *site, wire.MaxIDLength)
-	}
-	if *broker == "" {
-		host, err := os.Hostname()
-		if err != nil || host == "" {
-			host = "localhost"
-		}
-		*broker = "mqtts://" + host + ":8883"
-	} else if err := checkBrokerURL(*broker); err != nil {
-		return fmt.Errorf("%w: --broker %q: %v", errUsage, *broker, err)
-	}
+	dataDir, id, broker, site, out, force := &p.dataDir, &p.id, &p.broker, &p.site, &p.out, &p.force
+
 	identity := sitepki.StationIdentity(*id)
 	if _, err := provisionClient(e, "station provision", *dataDir, site, identity, *id, *out, *force,
 		"a new site CA is the only way to shut a lost station certificate out; it can only read cards for sessions HR opens"); err != nil {

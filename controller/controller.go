@@ -248,6 +248,9 @@ func (c *Controller) openDoors() error {
 		dc.Debounce = d.Debounce.Duration
 		dc.FailSafe = d.FailMode == config.FailSafe
 		dc.DeniedRepeatWindow = d.DeniedRepeatWindow.Duration
+		if dc.DeniedRepeatWindow == 0 {
+			dc.DeniedRepeatWindow = door.LogEveryDenial // "0 logs every tap"
+		}
 		dc.RelayActiveLow = d.RelayActiveLow
 		dc.ContactActiveLow = d.ContactActiveLow
 		dc.REXActiveLow = d.RexActiveLow

@@ -37,7 +37,8 @@ type Config struct {
 	// fail-secure, locks when de-energised and energises to release.
 	FailSafe bool
 	// DeniedRepeatWindow: the same NIS denied for the same reason again
-	// within this window is not logged again. Default 5 s.
+	// within this window is not logged again. Default 5 s; LogEveryDenial
+	// logs every denied tap.
 	DeniedRepeatWindow time.Duration
 	// RelayActiveLow: the relay is energised by driving its pin low (most
 	// opto-isolated relay HATs).
@@ -48,6 +49,10 @@ type Config struct {
 	// REXActiveLow: the REX pin reads low while the button is pressed.
 	REXActiveLow bool
 }
+
+// LogEveryDenial is the Config.DeniedRepeatWindow that logs every denied
+// tap (zero means the default window).
+const LogEveryDenial time.Duration = -1
 
 // DefaultConfig returns a Config for door id with every default filled in:
 // fail-secure, active-high relay and inputs.
@@ -81,6 +86,9 @@ func (c Config) Validate() error {
 	if c.ReleaseTime != 0 && c.ReleaseTime < MinReleaseTime {
 		return bad("ReleaseTime", "%s is below the minimum %s (EN 60839-11-1)", c.ReleaseTime, MinReleaseTime)
 	}
+	if c.DeniedRepeatWindow < 0 && c.DeniedRepeatWindow != LogEveryDenial {
+		return bad("DeniedRepeatWindow", "%s is negative", c.DeniedRepeatWindow)
+	}
 	for _, f := range []struct {
 		name string
 		d    time.Duration
@@ -88,7 +96,6 @@ func (c Config) Validate() error {
 		{"HeldOpenAfter", c.HeldOpenAfter},
 		{"Debounce", c.Debounce},
 		{"PollInterval", c.PollInterval},
-		{"DeniedRepeatWindow", c.DeniedRepeatWindow},
 	} {
 		if f.d < 0 {
 			return bad(f.name, "%s is negative", f.d)

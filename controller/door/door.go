@@ -347,7 +347,7 @@ func (d *Door) Denied(nis string, reason varco.Reason) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.clock.Now()
-	w := d.cfg.DeniedRepeatWindow
+	w := max(d.cfg.DeniedRepeatWindow, 0) // LogEveryDenial
 	for k, t := range d.denied {
 		if now.Sub(t) >= w {
 			delete(d.denied, k)

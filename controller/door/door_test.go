@@ -196,6 +196,8 @@ func TestConfigValidate(t *testing.T) {
 		{"release below 3s", door.Config{ID: "a", ReleaseTime: 3*time.Second - 1}, "ReleaseTime"},
 		{"no id", door.Config{}, "ID"},
 		{"negative held", door.Config{ID: "a", HeldOpenAfter: -1}, "HeldOpenAfter"},
+		{"log every denial", door.Config{ID: "a", DeniedRepeatWindow: door.LogEveryDenial}, ""},
+		{"negative denied window", door.Config{ID: "a", DeniedRepeatWindow: -2 * time.Second}, "DeniedRepeatWindow"},
 		{"poll over debounce", door.Config{ID: "a", Debounce: 5 * time.Millisecond}, "PollInterval"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -441,6 +443,15 @@ func TestDenied(t *testing.T) {
 		r.adv(s.after)
 		if got := r.d.Denied(s.nis, s.reason); got != s.want {
 			t.Fatalf("step %d: Denied(%s, %s) = %v, want %v", i, s.nis, s.reason, got, s.want)
+		}
+	}
+}
+
+func TestDeniedEveryTap(t *testing.T) {
+	r := newRig(t, func(c *door.Config) { c.DeniedRepeatWindow = door.LogEveryDenial })
+	for i := range 3 {
+		if !r.d.Denied("A", varco.ReasonUnknown) {
+			t.Fatalf("tap %d of the same denied card not logged with LogEveryDenial", i+1)
 		}
 	}
 }

@@ -297,6 +297,12 @@ func (c *Controller) emit(ev varco.Event) {
 // Tap handles one card presented at door u: read, decide, act, log. It is
 // OnCard of the reader loop, and the unit of the tap-to-relay latency.
 func (c *Controller) tap(u *unit, card reader.Transmitter) error {
+	_, err := c.decideTap(u, card)
+	return err
+}
+
+// decideTap is tap, returning the decision as well.
+func (c *Controller) decideTap(u *unit, card reader.Transmitter) (varco.Decision, error) {
 	start := time.Now()
 	c.metrics.Tap(u.cfg.ID)
 	read, rerr := reader.ReadDoor(card, nil)
@@ -354,7 +360,7 @@ func (c *Controller) tap(u *unit, card reader.Transmitter) error {
 			ev.Detail = "door already unlocked"
 		}
 		c.emit(ev)
-		return nil
+		return dec, nil
 	}
 	ev.Kind, ev.Reason = varco.EventDenied, dec.Reason
 	if rerr != nil {
@@ -363,7 +369,7 @@ func (c *Controller) tap(u *unit, card reader.Transmitter) error {
 	if u.door.Denied(ev.NIS, dec.Reason) {
 		c.emit(ev)
 	}
-	return rerr
+	return dec, rerr
 }
 
 // Run serves the doors until ctx ends: the reader loop, the metrics (and
@@ -456,6 +462,7 @@ func (c *Controller) serveHTTP(ctx context.Context, ln net.Listener) {
 	mux.Handle("GET /metrics", c.metrics.Handler())
 	if c.gpio != nil {
 		mux.Handle("/debug/gpio", c.gpio.Handler())
+		mux.Handle("POST /debug/tap", c.debugTap())
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() {

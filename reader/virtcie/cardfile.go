@@ -134,6 +134,15 @@ func Load(path string) (*Card, error) {
 	return parseCardFile(path, b)
 }
 
+// Parse reads a card file's bytes, as Load does a file's; name stands for
+// the file in errors.
+func Parse(name string, b []byte) (*Card, error) {
+	if len(b) > maxCardFile {
+		return nil, fmt.Errorf("%w %s: larger than %d bytes", ErrCardFile, name, maxCardFile)
+	}
+	return parseCardFile(name, b)
+}
+
 // parseCardFile implements Load on the file's bytes; name is for errors.
 func parseCardFile(name string, b []byte) (*Card, error) {
 	bad := func(field, format string, args ...any) error {

@@ -101,24 +101,42 @@ func (a *API) login(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	keys := []string{"user:" + b.Username, "ip:" + c.ClientIP()}
+	p, retry, err := a.Login(c, b.Username, b.Password)
+	if retry > 0 {
+		secs := int(retry.Seconds() + 0.999)
+		c.Header("Retry-After", fmt.Sprint(secs))
+		c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": auth.ErrRateLimited.Error(), "retry_after_seconds": secs})
+		return
+	}
+	if err != nil {
+		fail(c, err)
+		return
+	}
+	c.JSON(http.StatusOK, a.meOf(p))
+}
+
+// Login checks a username and password under the login limiter and, when
+// they match an enabled user, opens a session and sets its cookie on c.
+// It is the one login of the API and the panel. A throttled attempt
+// returns the wait before the next (and auth.ErrRateLimited); a wrong
+// username or password returns auth.ErrBadPassword, in the same time
+// either way. The caller checks the request's origin first.
+func (a *API) Login(c *gin.Context, username, password string) (auth.Principal, time.Duration, error) {
+	keys := []string{"user:" + username, "ip:" + c.ClientIP()}
 	for _, k := range keys {
 		if ok, retry := a.opt.Limiter.Allow(k); !ok {
-			c.Header("Retry-After", fmt.Sprint(int(retry.Seconds()+0.999)))
-			c.AbortWithStatusJSON(http.StatusTooManyRequests, gin.H{"error": auth.ErrRateLimited.Error(), "retry_after_seconds": int(retry.Seconds() + 0.999)})
-			return
+			return auth.Principal{}, retry, auth.ErrRateLimited
 		}
 	}
-	u, err := a.store.GetUserByUsername(c.Request.Context(), b.Username)
+	u, err := a.store.GetUserByUsername(c.Request.Context(), username)
 	hash := u.PasswordHash
 	if err != nil {
 		if !errors.Is(err, admin.ErrNotFound) {
-			fail(c, err)
-			return
+			return auth.Principal{}, 0, err
 		}
 		hash = a.dummyHash
 	}
-	ok, rehash, verr := auth.VerifyPassword(hash, b.Password)
+	ok, rehash, verr := auth.VerifyPassword(hash, password)
 	if err != nil || verr != nil || !ok || u.Disabled {
 		if verr != nil && err == nil {
 			a.log.Error("login: stored password hash unusable", "user", u.Username, "err", verr)
@@ -126,15 +144,14 @@ func (a *API) login(c *gin.Context) {
 		for _, k := range keys {
 			a.opt.Limiter.Failure(k)
 		}
-		fail(c, auth.ErrBadPassword)
-		return
+		return auth.Principal{}, 0, auth.ErrBadPassword
 	}
 	// Only the username's failures are forgiven: clearing the address's
 	// too would let anyone with one account reset a guessing run.
 	a.opt.Limiter.Success(keys[0])
 	act := admin.Actor{Name: u.Username}
 	if rehash {
-		if h, err := a.opt.Password.Hash(b.Password); err == nil {
+		if h, err := a.opt.Password.Hash(password); err == nil {
 			if err := a.store.SetUserPassword(c.Request.Context(), act, u.ID, h); err != nil {
 				a.log.Warn("login: rehash password", "user", u.Username, "err", err)
 			}
@@ -142,18 +159,44 @@ func (a *API) login(c *gin.Context) {
 	}
 	plain, idHash, err := auth.NewSecret("")
 	if err != nil {
-		fail(c, err)
-		return
+		return auth.Principal{}, 0, err
 	}
 	now := a.opt.Now()
 	if err := a.store.CreateSession(c.Request.Context(), act, admin.Session{IDHash: idHash, UserID: u.ID, CreatedAt: now, ExpiresAt: now.Add(a.opt.SessionTTL)}); err != nil {
-		fail(c, err)
-		return
+		return auth.Principal{}, 0, err
 	}
 	auth.SetSessionCookie(c, SessionCookie, plain, a.opt.SessionTTL, a.opt.Secure)
 	role, _ := auth.ParseRole(u.Role)
-	c.JSON(http.StatusOK, a.meOf(auth.Principal{UserID: u.ID, Username: u.Username, Role: role, Via: auth.ViaSession, SessionID: plain}))
+	return auth.Principal{UserID: u.ID, Username: u.Username, Role: role, Via: auth.ViaSession, SessionID: plain}, 0, nil
 }
+
+// Logout ends the session of c's principal and clears its cookie.
+func (a *API) Logout(c *gin.Context) error {
+	p, _ := auth.PrincipalFrom(c)
+	if p.Via != auth.ViaSession {
+		return &badRequest{"logout ends a browser session; revoke an API token with DELETE /tokens/{id}"}
+	}
+	if err := a.store.DeleteSession(c.Request.Context(), actor(c), auth.HashSecret(p.SessionID)); err != nil && !errors.Is(err, admin.ErrNotFound) {
+		return err
+	}
+	auth.ClearSessionCookie(c, SessionCookie, a.opt.Secure)
+	return nil
+}
+
+// Resolver is the API's lookup of sessions and tokens, for
+// auth.Authenticate in front of other handlers (the panel).
+func (a *API) Resolver() auth.Resolver { return resolver{a} }
+
+// CSRFToken is the CSRF token of a session principal ("" for a token).
+func (a *API) CSRFToken(p auth.Principal) string {
+	if p.Via != auth.ViaSession {
+		return ""
+	}
+	return a.csrf.Token(p.SessionID)
+}
+
+// CSRF is the API's CSRF token maker, for auth.CSRFProtect.
+func (a *API) CSRF() *auth.CSRF { return a.csrf }
 
 func (a *API) meOf(p auth.Principal) meResp {
 	r := meResp{UserID: p.UserID, Username: p.Username, Role: p.Role, Via: p.Via, Permissions: []auth.Permission{}}
@@ -174,16 +217,10 @@ func (a *API) me(c *gin.Context) {
 }
 
 func (a *API) logout(c *gin.Context) {
-	p, _ := auth.PrincipalFrom(c)
-	if p.Via != auth.ViaSession {
-		fail(c, &badRequest{"logout ends a browser session; revoke an API token with DELETE /tokens/{id}"})
-		return
-	}
-	if err := a.store.DeleteSession(c.Request.Context(), actor(c), auth.HashSecret(p.SessionID)); err != nil && !errors.Is(err, admin.ErrNotFound) {
+	if err := a.Logout(c); err != nil {
 		fail(c, err)
 		return
 	}
-	auth.ClearSessionCookie(c, SessionCookie, a.opt.Secure)
 	c.Status(http.StatusNoContent)
 }
 

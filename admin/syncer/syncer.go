@@ -82,6 +82,9 @@ type Syncer struct {
 	status    map[string]DoorStatus
 	cmdSeq    uint64
 	enrol     map[string]*enrolSession // by session id
+
+	wmu      sync.Mutex
+	watchers map[chan Update]struct{}
 }
 
 // New checks o and returns a Syncer; Run starts it.
@@ -318,9 +321,11 @@ func (s *Syncer) receive(ctx context.Context, topic string, payload []byte) {
 			return
 		}
 		s.mu.Lock()
-		s.status[door] = DoorStatus{Online: st.Online, Rev: st.Rev, OutboxLen: st.OutboxLen, ClockTrusted: st.ClockTrusted,
+		ds := DoorStatus{Online: st.Online, Rev: st.Rev, OutboxLen: st.OutboxLen, ClockTrusted: st.ClockTrusted,
 			Mode: st.Mode, DoorState: st.DoorState, Version: st.Version, Seen: s.o.Now().UTC()}
+		s.status[door] = ds
 		s.mu.Unlock()
+		s.broadcast(Update{Door: door, Status: &ds})
 	case wire.KindEnrollResult:
 		s.enrolResult(ctx, door, payload)
 	}
@@ -362,8 +367,16 @@ func (s *Syncer) ingest(ctx context.Context, door string, b wire.EventsBatch) er
 			Kind: e.Kind, Reason: e.Reason, NIS: e.NIS, Detail: clipText(e.Detail), ReceivedAt: now})
 		top = max(top, e.Seq)
 	}
-	if _, err := s.o.Store.InsertEvents(ctx, evs); err != nil {
+	n, err := s.o.Store.InsertEvents(ctx, evs)
+	if err != nil {
 		return err
+	}
+	if n > 0 && n == len(evs) {
+		s.broadcast(Update{Door: door, Events: evs})
+	} else if n > 0 {
+		// Part of a batch sent again: only the new ones are news, and
+		// which they are is not known here; the newest n are the likely.
+		s.broadcast(Update{Door: door, Events: evs[len(evs)-n:]})
 	}
 	return s.publish(ctx, door, wire.KindEventsAck, wire.Ack{Epoch: b.Epoch, Seq: top})
 }

@@ -345,3 +345,43 @@ func TestCommandsSignedAndIncreasing(t *testing.T) {
 		t.Error("a command for ingresso opened as retro's")
 	}
 }
+
+// TestWatch: a watcher gets every stored batch once (not the batch sent
+// again) and every status, and nothing after it stops watching.
+func TestWatch(t *testing.T) {
+	fx := setup(t)
+	w, stop := fx.s.Watch()
+	t0 := time.Date(2026, 11, 2, 8, 0, 0, 0, time.UTC)
+	batch := wire.EventsBatch{Epoch: "e1", Events: []varco.Event{
+		{Seq: 1, Time: t0, Kind: varco.EventGranted, NIS: "123456789012"},
+		{Seq: 2, Time: t0, Kind: varco.EventDenied, Reason: varco.ReasonUnknown, NIS: "999999999999"},
+	}}
+	var ack wire.Ack
+	fx.f.door(t, "ingresso", wire.KindEvents, batch)
+	fx.f.next(t, fx.pub, "ingresso", wire.KindEventsAck, &ack)
+	fx.f.door(t, "ingresso", wire.KindEvents, batch) // again: nothing new
+	fx.f.next(t, fx.pub, "ingresso", wire.KindEventsAck, &ack)
+	fx.f.door(t, "ingresso", wire.KindStatus, wire.Status{Online: true, Rev: 4, DoorState: wire.DoorClosed, Time: t0})
+	got := func() syncer.Update {
+		t.Helper()
+		select {
+		case u := <-w:
+			return u
+		case <-time.After(5 * time.Second):
+			t.Fatal("no update")
+		}
+		return syncer.Update{}
+	}
+	if u := got(); u.Door != "ingresso" || len(u.Events) != 2 || u.Events[1].Reason != varco.ReasonUnknown || u.Status != nil {
+		t.Fatalf("first update %+v, want the batch", u)
+	}
+	if u := got(); u.Status == nil || u.Status.Rev != 4 || !u.Status.Online || len(u.Events) != 0 {
+		t.Fatalf("second update %+v, want the status (the batch sent again is no news)", u)
+	}
+	stop()
+	if _, open := <-w; open {
+		t.Fatal("channel open after stop")
+	}
+	stop() // twice is harmless
+	fx.f.door(t, "ingresso", wire.KindStatus, wire.Status{Online: true, Rev: 5, Time: t0})
+}

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -37,10 +39,10 @@ const e2eSite = "e2e"
 // e2ePassword is the first admin's password (VARCO_ADMIN_PASSWORD).
 const e2ePassword = "correct horse battery staple e2e"
 
-// e2eEvents is how many door events the outage scenario makes while the
-// broker is down (half at each door); VARCO_E2E_EVENTS overrides it.
-func e2eEvents() int {
-	if n, err := strconv.Atoi(os.Getenv("VARCO_E2E_EVENTS")); err == nil && n >= 2 {
+// e2eTaps is how many taps the outage scenario makes while the broker is
+// down (half at each door); VARCO_E2E_TAPS overrides it.
+func e2eTaps() int {
+	if n, err := strconv.Atoi(os.Getenv("VARCO_E2E_TAPS")); err == nil && n >= 4 {
 		return n
 	}
 	return 10_000
@@ -79,26 +81,27 @@ func e2eEvents() int {
 //     writes for the forgery and the replayed command reach the admin's
 //     entry log; Anna is still denied.
 //   - Outage: the broker goes down (the admin stopped, for the embedded
-//     broker; mosquitto stopped, for the other), e2eEvents() door events
-//     are made at the two doors meanwhile (door-contact changes through
-//     the fake GPIO, each a forced or closed event of the real door
-//     state machine), the broker comes back, both outboxes drain, and
-//     the admin holds every event of each door exactly once: sequence
-//     numbers 1..K without gap or duplicate, in the door's outbox epoch,
-//     and the door's store (read after it stopped) agrees: everything up
-//     to its acknowledged sequence is at the admin, anything after it is
-//     still in its outbox.
+//     broker; mosquitto stopped, for the other), and meanwhile Bruno taps
+//     e2eTaps() times in all at the two doors (granted: one presentation
+//     over pcscd + vpcd at each door, the rest through the door's
+//     /debug/tap, which runs the same tap handler on the virtual card
+//     without PC/SC's 0.4 s insertion polling) and each door's contact
+//     changes 20 times (forced, closed, ...). The broker comes back, both
+//     outboxes drain, and the admin holds every event of each door
+//     exactly once: sequence numbers 1..K without gap or duplicate, in
+//     the door's outbox epoch, with one granted event per tap; the door's
+//     store (read after it stopped) agrees: everything up to its
+//     acknowledged sequence is at the admin, anything after it is still
+//     in its outbox.
 //
 // Generous timeouts (hangGuard) only guard against hangs. The test needs
 // pcscd with vpcd (and, for the second half, mosquitto): without them it
 // is skipped, or fails under CI=true. -short skips it.
 //
-// With the default 10,000 events it takes about 6 minutes on a 2-CPU VM:
-// making the events takes about 2 minutes per broker (some 22 ms per
-// event and door: the 10 ms debounce, the 10 ms input sampling and an
-// fsynced outbox append), and after a 2-minute outage of mosquitto the
-// admin's paho client is in its one-minute reconnection back-off. Set
-// VARCO_E2E_EVENTS (at least 2) for a quicker run.
+// With the default 10,000 taps it takes about 4 minutes on a 2-CPU VM:
+// after a 2-minute outage of mosquitto the admin's paho client is in its
+// one-minute reconnection back-off. Set VARCO_E2E_TAPS (at least 4) for a
+// quicker run.
 func TestSiteEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end: several processes and minutes")
@@ -153,7 +156,7 @@ func runSite(t *testing.T, pd *pcscdtest.Daemon, bins binaries, cards e2eCards, 
 		{"revocation, offline door", func() { s.revokeWhileBDown(cards) }},
 		{"rogue door", func() { s.rogueDoor(cards) }},
 		{"forgery and replay", func() { s.forgedAndReplayed(cards) }},
-		{"outage", func() { s.outage(e2eEvents()) }},
+		{"outage", func() { s.outage(cards, e2eTaps()) }},
 	} {
 		phase.run()
 		t.Logf("%s: done after %v", phase.name, time.Since(start).Round(time.Millisecond))
@@ -813,37 +816,61 @@ func checkExactlyOnce(t *testing.T, door string, evs []apiEvent) string {
 	return ""
 }
 
-// outage takes the broker down, makes n door events at the two doors
-// meanwhile, brings it back and checks that every event reaches the admin
-// exactly once.
-func (s *site) outage(n int) {
+// outage takes the broker down, makes n taps at the two doors meanwhile
+// (Bruno's card, granted: one real presentation over pcscd and vpcd at
+// each door, the rest through /debug/tap) and a few door-contact events,
+// brings it back and checks that every event reaches the admin exactly
+// once.
+func (s *site) outage(cards e2eCards, n int) {
 	t, a := s.t, s.admin
 	doors := []*doorProc{s.a, s.b}
 	before := map[string]int{}
+	granted := map[string]int{}
 	for _, d := range doors {
 		eventually(t, 2*hangGuard, "door "+d.id+"'s outbox drains before the outage", d.drained)
-		before[d.id] = len(a.events(d.apiID, ""))
+		evs := a.events(d.apiID, "")
+		before[d.id] = len(evs)
+		granted[d.id] = countGranted(evs, cards.bruno.NIS())
+	}
+	cardFile := filepath.Join(t.TempDir(), "bruno.json")
+	if err := cards.bruno.Save(cardFile); err != nil {
+		t.Fatal(err)
+	}
+	bruno, err := os.ReadFile(cardFile)
+	if err != nil {
+		t.Fatal(err)
 	}
 	per := n / len(doors)
+	const contacts = 20 // door-contact changes per door: forced, closed, ...
 	var made time.Duration
 	down := func() {
 		for _, d := range doors {
 			eventually(t, hangGuard, "door "+d.id+" notices the broker is gone", func() bool { return !d.connected() })
 		}
 		start := time.Now()
-		errs := make([]error, len(doors))
-		var wg sync.WaitGroup
-		for i, d := range doors {
-			wg.Go(func() { errs[i] = contactEvents(d, per) })
+		// Both doors at once; the contact changes first, as an opening
+		// while a grant holds the strike released is no forced one.
+		each := func(f func(d *doorProc) error) {
+			errs := make([]error, len(doors))
+			var wg sync.WaitGroup
+			for i, d := range doors {
+				wg.Go(func() { errs[i] = f(d) })
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
 		}
-		wg.Wait()
-		if err := errors.Join(errs...); err != nil {
-			t.Fatal(err)
+		each(func(d *doorProc) error { return contactEvents(d, contacts) })
+		// The PC/SC path works offline too: one real tap at each door.
+		for _, d := range doors {
+			d.tap(s.pd, cards.bruno, "granted")
 		}
+		each(func(d *doorProc) error { return tapMany(d, bruno, per-1) })
 		made = time.Since(start)
 		for _, d := range doors {
-			if got := d.outboxLen(); got < float64(per) {
-				t.Fatalf("door %s holds %v events in its outbox after making %d", d.id, got, per)
+			if got := d.outboxLen(); got < float64(per+contacts) {
+				t.Fatalf("door %s holds %v events in its outbox after %d taps and %d contact changes", d.id, got, per, contacts)
 			}
 		}
 	}
@@ -862,15 +889,19 @@ func (s *site) outage(n int) {
 		eventually(t, 4*time.Minute, "door "+d.id+"'s outbox drains after the outage", d.drained)
 	}
 	drained := time.Since(back)
-	t.Logf("outage: %d events made at 2 doors in %v (%.0f/s) while the broker was down; both outboxes drained %v after it returned (%.0f events/s)",
-		2*per, made.Round(time.Millisecond), float64(2*per)/made.Seconds(), drained.Round(time.Millisecond), float64(2*per)/drained.Seconds())
+	made2 := 2 * (per + contacts)
+	t.Logf("outage: %d taps and %d contact changes at 2 doors in %v (%.0f events/s) while the broker was down; both outboxes drained %v after it returned (%.0f events/s)",
+		2*per, 2*contacts, made.Round(time.Millisecond), float64(made2)/made.Seconds(), drained.Round(time.Millisecond), float64(made2)/drained.Seconds())
 
 	// Exactly once at the admin, and in agreement with each door's store.
 	for _, d := range doors {
 		evs := a.events(d.apiID, "")
 		epoch := checkExactlyOnce(t, d.id, evs)
-		if len(evs)-before[d.id] < per {
-			t.Errorf("door %s: %d events at the admin after the outage, %d before, %d made meanwhile", d.id, len(evs), before[d.id], per)
+		if len(evs)-before[d.id] < per+contacts {
+			t.Errorf("door %s: %d events at the admin after the outage, %d before, %d made meanwhile", d.id, len(evs), before[d.id], per+contacts)
+		}
+		if got := countGranted(evs, cards.bruno.NIS()) - granted[d.id]; got != per {
+			t.Errorf("door %s: %d of Bruno's %d taps during the outage are granted events at the admin", d.id, got, per)
 		}
 		d.stop()
 		eventually(t, hangGuard, "the admin sees "+d.id+" offline", func() bool { online, _ := a.doorStatus(d.apiID); return !online })
@@ -908,4 +939,44 @@ func (s *site) outage(n int) {
 		t.Logf("door %s: the admin holds seqs 1..%d exactly once (epoch %s); the door wrote 1..%d, acknowledged up to %d", d.id, k, epoch, last, acked)
 	}
 	a.stop()
+}
+
+// tapMany presents the card file's card n times at door d through its
+// /debug/tap (the fake-GPIO rig's tap without PC/SC; see the controller's
+// debugTap), in requests of up to 500 taps, and fails unless every tap is
+// granted. Like contactEvents it reports failures rather than failing the
+// test.
+func tapMany(d *doorProc, card []byte, n int) error {
+	client := &http.Client{Timeout: 2 * time.Minute}
+	for n > 0 {
+		k := min(n, 500)
+		resp, err := client.Post(fmt.Sprintf("%s/debug/tap?door=%s&count=%d", d.base, url.QueryEscape(d.id), k), "application/json", bytes.NewReader(card))
+		if err != nil {
+			return err
+		}
+		b, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return err
+		}
+		var res struct {
+			Taps, Granted int
+		}
+		if resp.StatusCode != http.StatusOK || json.Unmarshal(b, &res) != nil || res.Taps != k || res.Granted != k {
+			return fmt.Errorf("door %s: /debug/tap of %d: %s %s", d.id, k, resp.Status, b)
+		}
+		n -= k
+	}
+	return nil
+}
+
+// countGranted counts the granted events of the card nis among evs.
+func countGranted(evs []apiEvent, nis string) int {
+	n := 0
+	for _, e := range evs {
+		if e.Kind == "granted" && e.NIS == nis {
+			n++
+		}
+	}
+	return n
 }

@@ -76,6 +76,7 @@ import (
 
 	"github.com/varco-access/varco/admin/config"
 	"github.com/varco-access/varco/admin/httpapi"
+	"github.com/varco-access/varco/admin/panel"
 	"github.com/varco-access/varco/admin/server"
 )
 
@@ -128,7 +129,7 @@ func run(path string) int {
 	return 0
 }
 
-// registerAPI is where the API (and later the panel) is mounted on the
+// registerAPI is where the API and the panel are mounted on the
 // server's engine: the one place that wires admin/httpapi to the process.
 func registerAPI(r *gin.Engine, d server.Deps) error {
 	// Without CSCA certificates (d.CSCAs nil) the server still runs; the
@@ -153,5 +154,27 @@ func registerAPI(r *gin.Engine, d server.Deps) error {
 		return err
 	}
 	api.Register(r)
+	po := panel.Options{API: api, Store: d.Store, Secure: d.Secure, Log: d.Log, Now: d.Now,
+		Settings: panel.Settings{CSCADir: d.CSCADir, CSCAs: len(d.CSCAs), Retention: d.Config.Retention.Duration,
+			Database: d.Config.Database.Driver, Broker: brokerName(d.Config)}}
+	if d.Sync != nil {
+		po.Sync, po.Enrol = d.Sync, d.Sync
+	}
+	p, err := panel.New(po)
+	if err != nil {
+		return err
+	}
+	p.Register(r, api)
 	return nil
+}
+
+// brokerName says where the doors connect, for the settings page.
+func brokerName(c config.Config) string {
+	if c.MQTT.Broker != "" {
+		return c.MQTT.Broker
+	}
+	if c.MQTT.Embedded {
+		return "embedded " + c.MQTT.Listen
+	}
+	return "off"
 }

@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -132,38 +134,54 @@ func (a *API) exportEvents(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	doors, err := a.store.ListDoors(c.Request.Context(), 0)
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="events.csv"`)
+	if err := WriteEventsCSV(c.Request.Context(), c.Writer, a.store, f); err != nil {
+		if c.Request.Context().Err() == nil { // not the client leaving
+			a.log.Error("events export", "err", err)
+		}
+		c.Abort()
+	}
+}
+
+// WriteEventsCSV writes the events f selects (all pages, newest first)
+// to w as CSV with a header row, flushing after every page; f.After is
+// where it starts, f.Limit is ignored. The panel's export shares it.
+// Text a spreadsheet would run as a formula is quoted.
+func WriteEventsCSV(ctx context.Context, w io.Writer, st admin.Store, f admin.EventFilter) error {
+	doors, err := st.ListDoors(ctx, 0)
 	if err != nil {
-		fail(c, err)
-		return
+		return err
 	}
 	names := map[int64]string{}
 	for _, d := range doors {
 		names[d.ID] = d.Name
 	}
-	c.Header("Content-Type", "text/csv; charset=utf-8")
-	c.Header("Content-Disposition", `attachment; filename="events.csv"`)
-	w := csv.NewWriter(c.Writer)
-	w.Write([]string{"time", "door_id", "door", "seq", "kind", "reason", "nis", "person_id", "clock_trusted", "detail"})
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"time", "door_id", "door", "seq", "kind", "reason", "nis", "person_id", "clock_trusted", "detail"})
 	f.Limit = 1000
 	for {
-		evs, next, err := a.store.SearchEvents(c.Request.Context(), f)
+		evs, next, err := st.SearchEvents(ctx, f)
 		if err != nil {
-			a.log.Error("events export", "err", err)
-			c.Abort()
-			return
+			return err
 		}
 		for _, e := range evs {
 			pid := ""
 			if e.PersonID != nil {
 				pid = strconv.FormatInt(*e.PersonID, 10)
 			}
-			w.Write([]string{e.Time.UTC().Format(time.RFC3339Nano), strconv.FormatInt(e.DoorID, 10), csvSafe(names[e.DoorID]),
+			cw.Write([]string{e.Time.UTC().Format(time.RFC3339Nano), strconv.FormatInt(e.DoorID, 10), csvSafe(names[e.DoorID]),
 				strconv.FormatUint(e.Seq, 10), string(e.Kind), string(e.Reason), e.NIS, pid, strconv.FormatBool(e.ClockTrusted), csvSafe(e.Detail)})
 		}
-		w.Flush()
-		if next == nil || c.Request.Context().Err() != nil {
-			return
+		cw.Flush()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		if next == nil {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 		f.After = next
 	}

@@ -187,11 +187,14 @@ func actor(c *gin.Context) admin.Actor {
 	return admin.Actor{Name: p.Username}
 }
 
+// ErrSelf is returned (wrapping admin.ErrConflict) when an
+// administrator tries to delete, disable or demote their own account.
+var ErrSelf = fmt.Errorf("%w: you cannot delete or disable your own account", admin.ErrConflict)
+
 // Errors the handlers return, mapped by fail.
 var (
 	errNoRoute  = errors.New("no such API route")
 	errTooLarge = errors.New("request body too large")
-	errSelf     = fmt.Errorf("%w: you cannot delete or disable your own account", admin.ErrConflict)
 	errNoSync   = errors.New("no doors are connected to this server (MQTT sync is off)")
 )
 
@@ -228,8 +231,8 @@ func fail(c *gin.Context, err error) {
 		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "not found"})
 	case errors.Is(err, admin.ErrConflict):
 		msg := "conflict: " + strings.TrimPrefix(err.Error(), "admin: conflict: ")
-		if errors.Is(err, errSelf) {
-			msg = errSelf.Error()
+		if errors.Is(err, ErrSelf) {
+			msg = ErrSelf.Error()
 		}
 		c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": msg})
 	case errors.Is(err, auth.ErrBadPassword), errors.Is(err, auth.ErrUnauthenticated):

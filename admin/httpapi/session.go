@@ -225,45 +225,14 @@ func (a *API) logout(c *gin.Context) {
 }
 
 func (a *API) changePassword(c *gin.Context) {
-	p, _ := auth.PrincipalFrom(c)
-	if p.Via != auth.ViaSession {
-		fail(c, &badRequest{"an API token cannot change a password"})
-		return
-	}
 	var b passwordBody
 	if err := bindJSON(c, &b); err != nil {
 		fail(c, err)
 		return
 	}
-	u, err := a.store.GetUser(c.Request.Context(), p.UserID)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	if ok, _, err := auth.VerifyPassword(u.PasswordHash, b.Current); err != nil || !ok {
-		fail(c, &admin.ValidationError{Fields: map[string]string{"current": "wrong password"}})
-		return
-	}
-	if err := a.setPassword(c, u.ID, b.New, "new"); err != nil {
+	if err := a.ChangePassword(c, b.Current, b.New); err != nil {
 		fail(c, err)
 		return
 	}
 	c.Status(http.StatusNoContent)
-}
-
-// setPassword checks the policy, stores the hash and ends the user's
-// sessions (the caller's too).
-func (a *API) setPassword(c *gin.Context, id int64, pw, field string) error {
-	if err := auth.CheckPasswordPolicy(pw); err != nil {
-		return &admin.ValidationError{Fields: map[string]string{field: err.Error()}}
-	}
-	h, err := a.opt.Password.Hash(pw)
-	if err != nil {
-		return err
-	}
-	if err := a.store.SetUserPassword(c.Request.Context(), actor(c), id, h); err != nil {
-		return err
-	}
-	_, err = a.store.DeleteUserSessions(c.Request.Context(), actor(c), id)
-	return err
 }

@@ -41,21 +41,7 @@ func (a *API) createUser(c *gin.Context) {
 		return
 	}
 	u := admin.User{Username: b.Username, Role: b.Role, Disabled: b.Disabled}
-	if err := u.Validate(); err != nil {
-		fail(c, err)
-		return
-	}
-	if err := auth.CheckPasswordPolicy(b.Password); err != nil {
-		fail(c, &admin.ValidationError{Fields: map[string]string{"password": err.Error()}})
-		return
-	}
-	h, err := a.opt.Password.Hash(b.Password)
-	if err != nil {
-		fail(c, err)
-		return
-	}
-	u.PasswordHash = h
-	if err := a.store.CreateUser(c.Request.Context(), actor(c), &u); err != nil {
+	if err := a.CreateUser(c, &u, b.Password); err != nil {
 		fail(c, err)
 		return
 	}
@@ -102,12 +88,8 @@ func (a *API) updateUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if self(c, id) && (b.Disabled || b.Role != admin.RoleAdmin) {
-		fail(c, errSelf)
-		return
-	}
 	u.Username, u.Role, u.Disabled = b.Username, b.Role, b.Disabled
-	if err := a.store.UpdateUser(c.Request.Context(), actor(c), &u); err != nil {
+	if err := a.UpdateUser(c, &u); err != nil {
 		fail(c, err)
 		return
 	}
@@ -129,7 +111,7 @@ func (a *API) setUserPassword(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := a.setPassword(c, id, b.Password, "password"); err != nil {
+	if err := a.SetPassword(c, id, b.Password, "password"); err != nil {
 		fail(c, err)
 		return
 	}
@@ -142,11 +124,7 @@ func (a *API) deleteUser(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if self(c, id) {
-		fail(c, errSelf)
-		return
-	}
-	if err := a.store.DeleteUser(c.Request.Context(), actor(c), id); err != nil {
+	if err := a.DeleteUser(c, id); err != nil {
 		fail(c, err)
 		return
 	}
@@ -159,14 +137,8 @@ func (a *API) createToken(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	p, _ := auth.PrincipalFrom(c)
-	plain, hash, err := auth.NewSecret(auth.TokenPrefix)
+	t, plain, err := a.CreateToken(c, b.Name, b.Role, b.ExpiresAt)
 	if err != nil {
-		fail(c, err)
-		return
-	}
-	t := admin.APIToken{Name: b.Name, UserID: p.UserID, Role: b.Role, Hash: hash, CreatedAt: a.opt.Now().UTC(), ExpiresAt: b.ExpiresAt}
-	if err := a.store.CreateAPIToken(c.Request.Context(), actor(c), &t); err != nil {
 		fail(c, err)
 		return
 	}
@@ -179,7 +151,7 @@ func (a *API) revokeToken(c *gin.Context) {
 		fail(c, err)
 		return
 	}
-	if err := a.store.RevokeAPIToken(c.Request.Context(), actor(c), id, a.opt.Now().UTC()); err != nil {
+	if err := a.RevokeToken(c, id); err != nil {
 		fail(c, err)
 		return
 	}

@@ -152,6 +152,8 @@ func (p *Panel) live(c *gin.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-p.o.Stopping: // nil: never
+			return
 		case <-ping.C:
 			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
 				return

@@ -55,8 +55,10 @@ type Options struct {
 	// Demo enables the demo page, which taps virtual cards at the demo
 	// doors (nil: no demo page, 404).
 	Demo Demo
-	Log  *slog.Logger
-	Now  func() time.Time
+	// Stopping, when closed, ends the live streams (server shutdown).
+	Stopping <-chan struct{}
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Settings are the server-wide settings an administrator sees.

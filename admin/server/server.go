@@ -48,6 +48,9 @@ var (
 // Deps is what Options.RegisterAPI gets to build the API (and later the
 // panel) with.
 type Deps struct {
+	// Stopping is closed when the server starts shutting down:
+	// long-lived responses (the panel's server-sent events) end on it.
+	Stopping <-chan struct{}
 	// Store is open for the whole life of the handlers; Main closes it
 	// after the last request.
 	Store admin.Store
@@ -314,7 +317,9 @@ func (m *Main) run(ctx context.Context) error {
 	}
 
 	met := newMetrics(m.opt.Version)
+	stopping := make(chan struct{})
 	deps := Deps{
+		Stopping:   stopping,
 		Store:      store,
 		CSRFKey:    secret,
 		Secure:     cfg.TLS.Enabled(),
@@ -362,6 +367,9 @@ func (m *Main) run(ctx context.Context) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          errorLog,
 	}
+	// Streams (server-sent events) end when shutdown starts, so that it
+	// does not wait for them until its timeout.
+	srv.RegisterOnShutdown(func() { close(stopping) })
 	serveErr := make(chan error, 2)
 	go func() {
 		var err error

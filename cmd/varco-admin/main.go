@@ -154,7 +154,7 @@ func registerAPI(r *gin.Engine, d server.Deps) error {
 		return err
 	}
 	api.Register(r)
-	po := panel.Options{API: api, Store: d.Store, Secure: d.Secure, Log: d.Log, Now: d.Now,
+	po := panel.Options{API: api, Store: d.Store, Secure: d.Secure, Stopping: d.Stopping, Log: d.Log, Now: d.Now,
 		Settings: panel.Settings{CSCADir: d.CSCADir, CSCAs: len(d.CSCAs), Retention: d.Config.Retention.Duration,
 			Database: d.Config.Database.Driver, Broker: brokerName(d.Config)}}
 	if d.Sync != nil {

@@ -75,6 +75,11 @@ type Config struct {
 	// Demo marks a demonstration install (sample data, banner in the
 	// panel). Default false.
 	Demo bool `toml:"demo"`
+	// DemoDir is the directory of the demo that `make run` starts
+	// (.ci/demo.sh): its demo.json names the virtual cards and the demo
+	// doors, which the panel's demo page taps. Only read with Demo;
+	// empty means DataDir; see [Config.DemoPath].
+	DemoDir string `toml:"demo_dir"`
 	// MQTT is the link to the doors.
 	MQTT MQTT `toml:"mqtt"`
 
@@ -300,6 +305,14 @@ func (c Config) CSCAPath() string {
 		return c.CSCADir
 	}
 	return filepath.Join(c.DataDir, "csca")
+}
+
+// DemoPath returns the demo directory: DemoDir, or DataDir when empty.
+func (c Config) DemoPath() string {
+	if c.DemoDir != "" {
+		return c.DemoDir
+	}
+	return c.DataDir
 }
 
 // SiteKeyPath returns DataDir/site.key: the site's signing key.

@@ -97,6 +97,7 @@ func TestParse(t *testing.T) {
 		{"retention off number", `retention = 0`, func(c *Config) { c.Retention = D(0) }},
 		{"session ttl", `session_ttl = "8h"`, func(c *Config) { c.SessionTTL = D(8 * time.Hour) }},
 		{"demo", `demo = true`, func(c *Config) { c.Demo = true }},
+		{"demo dir", "demo = true\ndemo_dir = \"/tmp/varco-demo\"", func(c *Config) { c.Demo, c.DemoDir = true, "/tmp/varco-demo" }},
 		{"log", "[log]\nlevel = \"debug\"\njson = true", func(c *Config) { c.Log = Log{Level: "debug", JSON: true} }},
 		{"postgres", "[database]\ndriver = \"postgres\"\ndsn = \"host=db dbname=varco\"", func(c *Config) {
 			c.Database = Database{Driver: DriverPostgres, DSN: "host=db dbname=varco"}
@@ -360,5 +361,17 @@ func TestBrokerHosts(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("BrokerHosts = %q, want %q", got, want)
+	}
+}
+
+func TestDemoPath(t *testing.T) {
+	c := DefaultConfig()
+	c.DataDir = "/srv/varco"
+	if got := c.DemoPath(); got != "/srv/varco" {
+		t.Errorf("DemoPath() without demo_dir = %q, want the data_dir", got)
+	}
+	c.DemoDir = "/tmp/varco-demo"
+	if got := c.DemoPath(); got != "/tmp/varco-demo" {
+		t.Errorf("DemoPath() = %q, want demo_dir", got)
 	}
 }

@@ -402,3 +402,10 @@ func TestAdminSettings(t *testing.T) {
 		t.Fatalf("HR changed the site: %d", code)
 	}
 }
+
+// TestAdminAccountLink: every page's header links the signed-in name to
+// the account page.
+func TestAdminAccountLink(t *testing.T) {
+	e := newEnv(t)
+	e.as(auth.RoleFacilities).mustGet("/account", `<a href="/account" aria-current="page">`)
+}

@@ -19,7 +19,8 @@ const admAuditPage = 50
 
 // admAuditActions are the actions the filter offers (admin.Action*).
 var admAuditActions = []string{admin.ActionCreate, admin.ActionUpdate, admin.ActionDelete, admin.ActionImport,
-	admin.ActionLogin, admin.ActionLogout, admin.ActionRevoke, admin.ActionPurge}
+	admin.ActionLogin, admin.ActionLogout, admin.ActionRevoke, admin.ActionPurge,
+	"add_people", "remove_people", "add_doors", "remove_doors"} // group membership (sqlstore)
 
 // admAuditEntities are the entities audit entries name (admin.AuditEntry).
 var admAuditEntities = []string{"site", "person", "card", "schedule", "holiday", "door", "group", "user", "session", "api_token", "event"}
@@ -29,6 +30,18 @@ var admAuditEntities = []string{"site", "person", "card", "schedule", "holiday",
 type admAuditRow struct {
 	admin.AuditEntry
 	BeforeText, AfterText string
+	// ActionKey is the message key of the action, "" for an action
+	// without one (shown as stored).
+	ActionKey string
+}
+
+// admActionKey is the message key of an audit action, "" if none.
+func admActionKey(action string) string {
+	k := "audit.action." + action
+	if _, ok := catalog[k]; !ok {
+		return ""
+	}
+	return k
 }
 
 // admAuditData is the audit page's: the filter as typed, the entries
@@ -97,7 +110,7 @@ func (p *Panel) auditList(c *gin.Context) {
 		return
 	}
 	for _, e := range es {
-		d.Entries = append(d.Entries, admAuditRow{AuditEntry: e, BeforeText: admIndent(e.Before), AfterText: admIndent(e.After)})
+		d.Entries = append(d.Entries, admAuditRow{AuditEntry: e, BeforeText: admIndent(e.Before), AfterText: admIndent(e.After), ActionKey: admActionKey(e.Action)})
 	}
 	q := url.Values{}
 	for k, v := range map[string]string{"actor": d.Actor, "action": d.Action, "entity": d.Entity, "entity_id": d.EntityID, "from": d.From, "to": d.To} {

@@ -409,3 +409,16 @@ func TestAdminAccountLink(t *testing.T) {
 	e := newEnv(t)
 	e.as(auth.RoleFacilities).mustGet("/account", `<a href="/account" aria-current="page">`)
 }
+
+// TestAdmAuditActions: every action the filter offers has a text, and an
+// action without one is shown as stored.
+func TestAdmAuditActions(t *testing.T) {
+	for _, a := range admAuditActions {
+		if admActionKey(a) == "" {
+			t.Errorf("audit action %s has no text", a)
+		}
+	}
+	if k := admActionKey("frobnicate"); k != "" {
+		t.Errorf("unknown action: key %q", k)
+	}
+}

@@ -13,6 +13,7 @@
 //	varco cie verify-sod --csca DIR [--nis N] [--pubkey FILE] [--json] FILE
 //	varco door provision --data-dir DIR --door ID [--broker URL] [--site S] [--force] -out DIR
 //	varco station provision --data-dir DIR --station ID [--broker URL] [--site S] [--force] -out DIR
+//	varco tap --door NAME --card NAME [--demo-dir DIR] [--json]
 //	varco enroll --broker URL --cert FILE --key FILE [--ca FILE] [--site-key FILE] [--site S] [--station ID] [--reader NAME]
 //
 // varco enroll is an enrolment station (a workstation with a USB reader):
@@ -79,6 +80,7 @@ func commands() []command {
 		{"cie verify-sod", "passive authentication of an EF.SOD file", cieVerifySOD},
 		{"door provision", "issue a door's MQTT certificate from varco-admin's site CA", doorProvision},
 		{"station provision", "issue an enrolment station's MQTT certificate from varco-admin's site CA", stationProvision},
+		{"tap", "tap a demo card at a demo door ('make run'), over pcscd", tap},
 		{"enroll", "be an enrolment station: read the CIE HR asks for, answering varco-admin's challenge", enroll},
 	}
 }

@@ -28,6 +28,7 @@
 //	VARCO_ADMIN_LOG_LEVEL        log.level
 //	VARCO_ADMIN_LOG_JSON         log.json
 //	VARCO_ADMIN_DEMO             demo
+//	VARCO_ADMIN_DEMO_DIR         demo_dir (default <data_dir>)
 //	VARCO_ADMIN_MQTT_SITE        mqtt.site (default sede: the site id in topics)
 //	VARCO_ADMIN_MQTT_EMBEDDED    mqtt.embedded (default true)
 //	VARCO_ADMIN_MQTT_LISTEN      mqtt.listen (default :8883)
@@ -159,6 +160,10 @@ func registerAPI(r *gin.Engine, d server.Deps) error {
 			Database: d.Config.Database.Driver, Broker: brokerName(d.Config)}}
 	if d.Sync != nil {
 		po.Sync, po.Enrol = d.Sync, d.Sync
+	}
+	if d.Config.Demo {
+		// The demo page: tap the demo's virtual cards (`make run`).
+		po.Demo = newDemo(d.Config.DemoPath())
 	}
 	p, err := panel.New(po)
 	if err != nil {

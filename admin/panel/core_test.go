@@ -3,6 +3,7 @@ package panel
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/http"
 	"net/url"
@@ -358,5 +359,34 @@ func TestCatalog(t *testing.T) {
 		if _, ok := catalog[KindKey(string(k))]; !ok {
 			t.Errorf("event kind %s has no text", k)
 		}
+	}
+}
+
+// TestLiveEndsOnStop: an open /live stream ends when the server starts
+// shutting down, so that shutdown does not wait for it.
+func TestLiveEndsOnStop(t *testing.T) {
+	stop := make(chan struct{})
+	e := newEnv(t, func(o *envOptions) { o.stopping = stop })
+	c := e.as(auth.RoleViewer)
+	resp, err := c.hc.Get(e.srv.URL + "/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	ended := make(chan error, 1)
+	go func() { _, err := io.ReadAll(resp.Body); ended <- err }()
+	select {
+	case <-ended:
+		t.Fatal("stream ended before the stop")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(stop)
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Fatalf("stream ended with %v, want a clean end", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("stream still open 5 s after the stop")
 	}
 }

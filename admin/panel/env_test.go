@@ -108,8 +108,9 @@ func (f *fakeSync) cmds() []string {
 
 // envOptions tweak newEnv.
 type envOptions struct {
-	enrol httpapi.Enroller
-	demo  Demo
+	enrol    httpapi.Enroller
+	demo     Demo
+	stopping chan struct{}
 }
 
 func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
@@ -137,7 +138,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	po := Options{API: e.api, Store: st, Sync: e.sync, Log: log, Demo: o.demo,
+	po := Options{API: e.api, Store: st, Sync: e.sync, Log: log, Demo: o.demo, Stopping: o.stopping,
 		Settings: Settings{CSCADir: "/var/lib/varco-admin/csca", CSCAs: 2, Retention: 365 * 24 * time.Hour, Database: "sqlite", Broker: "embedded"}}
 	if o.enrol != nil {
 		po.Enrol = o.enrol

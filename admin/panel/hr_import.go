@@ -1,6 +1,8 @@
 package panel
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
@@ -44,7 +46,7 @@ type importRow struct {
 type pendingImport struct {
 	ID       string
 	UserID   int64
-	Session  string // the uploader's session: a preview is theirs only
+	Session  string // a hash of the uploader's session: a preview is theirs only
 	File     string
 	At       time.Time
 	People   []admin.Person
@@ -67,6 +69,12 @@ type importData struct {
 	More    int // rows not listed
 }
 
+// sessionTag names pr's session without keeping its secret id.
+func sessionTag(pr auth.Principal) string {
+	h := sha256.Sum256([]byte("varco panel import\x00" + pr.SessionID))
+	return hex.EncodeToString(h[:])
+}
+
 // importFor returns the pending upload id of the request's user.
 func (p *Panel) importFor(c *gin.Context, id string) *pendingImport {
 	pr, _ := auth.PrincipalFrom(c)
@@ -80,7 +88,7 @@ func (p *Panel) importFor(c *gin.Context, id string) *pendingImport {
 		}
 	}
 	pi, ok := s.imports[id]
-	if !ok || pi.UserID != pr.UserID || pi.Session != pr.SessionID {
+	if !ok || pi.UserID != pr.UserID || pi.Session != sessionTag(pr) {
 		return nil
 	}
 	return pi
@@ -131,7 +139,7 @@ func (p *Panel) importUpload(c *gin.Context) {
 		return
 	}
 	pr, _ := auth.PrincipalFrom(c)
-	pi := &pendingImport{ID: wire.NewID(), UserID: pr.UserID, Session: pr.SessionID, File: fh.Filename, At: p.o.Now()}
+	pi := &pendingImport{ID: wire.NewID(), UserID: pr.UserID, Session: sessionTag(pr), File: fh.Filename, At: p.o.Now()}
 	people, err := httpapi.ParsePeopleCSV(data)
 	var ce *httpapi.CSVError
 	switch {

@@ -10,8 +10,8 @@ export GOFLAGS := -buildvcs=false
 
 GO        ?= go
 BIN       := bin
-PKGS_TEST := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 util-linux postgresql mosquitto
-PKGS_RUN  := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 curl
+PKGS_TEST := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 util-linux postgresql mosquitto chromium
+PKGS_RUN  := pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools iproute2 curl jq
 PKGS_CROSS := gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross libc6-dev-armhf-cross \
 	libpcsclite-dev:arm64 libpcsclite-dev:armhf pkg-config qemu-user file
 FUZZTIME  ?= 10s
@@ -31,7 +31,7 @@ build: go-check ## build the binaries into bin/
 	@.ci/deps.sh libpcsclite-dev
 	$(GO) build -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
 
-run: build ## the demo: virtual CIEs read and verified, then varco-door deciding taps at two virtual doors
+run: build ## the demo: varco-admin, two doors on virtual readers, enrolled virtual CIEs; `varco tap` and the panel
 	@.ci/deps.sh $(PKGS_RUN)
 	@.ci/with-pcscd.sh .ci/demo.sh $(BIN)
 

@@ -244,6 +244,9 @@ type facAccessData struct {
 	Person  *admin.Person
 	Matches []admin.Person
 	Doors   []facAccessDoor
+	// NoCard: the person holds no active card, so the doors below stay
+	// shut to them until one is enrolled.
+	NoCard bool
 }
 
 // facAccess answers which doors a person can open through their groups:
@@ -275,6 +278,17 @@ func (p *Panel) facAccess(c *gin.Context) {
 		return
 	}
 	d.Person = &per
+	cards, err := p.o.Store.ListCards(ctx, id)
+	if err != nil {
+		p.fail(c, err)
+		return
+	}
+	d.NoCard = true
+	for _, card := range cards {
+		if card.Status == admin.CardActive {
+			d.NoCard = false
+		}
+	}
 	groups, err := p.o.Store.ListPersonGroups(ctx, id)
 	if err != nil {
 		p.fail(c, err)

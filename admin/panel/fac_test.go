@@ -1,11 +1,15 @@
 package panel
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -76,7 +80,7 @@ func TestFacDoorsStatus(t *testing.T) {
 	body := c.mustGet("/doors",
 		`data-door="ingresso"`, "aperto troppo a lungo", ">7<", "02/03/2026 10:30:00", // Europe/Rome
 		fmt.Sprintf("%d / %d", door.Revision, door.Revision),
-		"&lt;script&gt;alert(1)&lt;/script&gt;", "Accessi in diretta", "fuori orario", `src="/static/fac.js"`)
+		"&lt;script&gt;alert(1)&lt;/script&gt;", `data-label-online="in linea"`, "Accessi in diretta", "fuori orario", `src="/static/fac.js"`)
 	if strings.Contains(body, "<script>alert(1)") {
 		t.Fatal("door name not escaped")
 	}
@@ -99,6 +103,35 @@ func TestFacDoorsStatus(t *testing.T) {
 	body = v.mustGet("/doors/"+ids["{door}"], "aperto troppo a lungo")
 	if strings.Contains(body, "Apri una volta") || strings.Contains(body, "Chi può aprire") {
 		t.Error("viewer sees commands or the access list")
+	}
+}
+
+// facKey is a card key for the tests' cards (DER PKCS#1, as enrolled).
+var facKey = sync.OnceValue(func() []byte {
+	k, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		panic(err)
+	}
+	return x509.MarshalPKCS1PublicKey(&k.PublicKey)
+})
+
+// TestFacWhoCanOpen: the door page lists the people its allowlist
+// holds, with the schedule that lets them in, once per person.
+func TestFacWhoCanOpen(t *testing.T) {
+	e := newEnv(t)
+	ids := e.sample()
+	personID, _, _, _ := facSampleIDs(t, ids)
+	c := e.as(auth.RoleFacilities)
+	if body := c.mustGet("/doors/"+ids["{door}"], "Nessuno: il varco non ha autorizzazioni"); strings.Contains(body, "Anna Rossi") {
+		t.Fatal("a person without a card can open the door")
+	}
+	card := admin.Card{PersonID: personID, NIS: "123456789012", PublicKey: facKey(), EnrolledAt: time.Now()}
+	if err := e.st.CreateCard(t.Context(), admin.Actor{Name: "test"}, &card); err != nil {
+		t.Fatal(err)
+	}
+	body := c.mustGet("/doors/"+ids["{door}"], "Anna Rossi", "<td>Uffici</td>")
+	if n := strings.Count(body, "Anna Rossi"); n != 1 {
+		t.Errorf("Anna Rossi listed %d times", n)
 	}
 }
 
@@ -482,7 +515,7 @@ func TestFacGroups(t *testing.T) {
 	}
 	// Which doors: the sample person opens Ingresso through Staff only.
 	f := e.as(auth.RoleFacilities)
-	body = f.mustGet("/access?person="+ids["{person}"], "Anna", "Ingresso", "Staff")
+	body = f.mustGet("/access?person="+ids["{person}"], "Anna", "Ingresso", "Staff", "Nessuna tessera attiva")
 	if strings.Contains(body, "Magazzino<") {
 		t.Error("Magazzino listed without a group giving it")
 	}

@@ -135,6 +135,7 @@ func init() {
 		"group.doors_of":          {"varchi", "doors"},
 		"group.via":               {"Tramite i gruppi", "Through the groups"},
 		"group.no_doors":          {"Questa persona non può aprire nessun varco.", "This person cannot open any door."},
+		"group.nocard":            {"Nessuna tessera attiva: per ora questa persona non apre nessun varco.", "No active card: for now this person opens no door."},
 		"group.inactive":          {"Persona non attiva: le sue tessere non aprono nulla.", "Inactive person: their cards open nothing."},
 
 		"done.door.created":  {"Varco creato.", "Door created."},

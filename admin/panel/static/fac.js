@@ -23,7 +23,7 @@
       if (link) {
         const span = document.createElement("span");
         span.className = st.online ? "online" : "offline";
-        span.textContent = st.online ? link.dataset.on : link.dataset.off;
+        span.textContent = st.online ? link.dataset.labelOnline : link.dataset.labelOffline;
         link.replaceChildren(span);
       }
       setField(root, "state", st.state_text, st.state || "");

@@ -111,7 +111,18 @@ func (p *Panel) importPage(c *gin.Context) {
 // gets {"redirect": url}).
 func (p *Panel) importUpload(c *gin.Context) {
 	pg := p.page(c, "import.title", importData{MaxMB: httpapi.MaxCSVBody >> 20})
+	if c.Request.MultipartForm == nil {
+		// Not parsed yet (the script sends the CSRF token as a header):
+		// bound the upload before reading it.
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, httpapi.MaxCSVBody+1<<20)
+	}
 	fh, err := c.FormFile("file")
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		pg.Errors = map[string]string{"file": pg.T("import.toobig", httpapi.MaxCSVBody>>20)}
+		p.render(c, http.StatusRequestEntityTooLarge, "hr_import", pg)
+		return
+	}
 	if err != nil {
 		pg.Errors = map[string]string{"file": pg.T("import.nofile")}
 		p.render(c, http.StatusBadRequest, "hr_import", pg)

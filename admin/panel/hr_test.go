@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime/multipart"
 	"net/http"
 	"net/url"
@@ -584,5 +585,45 @@ func TestRefusalKeys(t *testing.T) {
 				t.Errorf("%s not in the catalog", k)
 			}
 		}
+	}
+}
+
+// TestHRImportTooLarge: with the CSRF token in the header (the script's
+// upload) the body is bounded before it is read: an endless upload is
+// answered, not read to its end.
+func TestHRImportTooLarge(t *testing.T) {
+	e := newEnv(t)
+	hr := e.as(auth.RoleHR)
+	hr.get("/people/import")
+	pr, pw := io.Pipe()
+	w := multipart.NewWriter(pw)
+	go func() {
+		f, _ := w.CreateFormFile("file", "huge.csv")
+		f.Write([]byte("employee_no,name,surname\n"))
+		line := bytes.Repeat([]byte("E1,Anna,Rossi\n"), 1<<14)
+		for { // without end: only a bounded read answers
+			if _, err := f.Write(line); err != nil {
+				break
+			}
+		}
+		w.Close()
+		pw.Close()
+	}()
+	req, _ := http.NewRequest("POST", e.srv.URL+"/people/import", pr)
+	req.Header.Set("Content-Type", w.FormDataContentType())
+	req.Header.Set("Origin", e.srv.URL)
+	req.Header.Set("X-CSRF-Token", hr.csrf)
+	resp, err := hr.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	pr.CloseWithError(io.ErrClosedPipe)
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(string(body), "Il file supera 32 MiB") {
+		t.Fatalf("huge upload: %d\n%s", resp.StatusCode, clip(string(body)))
+	}
+	if n, _ := e.st.CountPeople(t.Context(), admin.PersonFilter{}); n != 0 {
+		t.Fatalf("%d people after a refused upload", n)
 	}
 }

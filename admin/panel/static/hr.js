@@ -16,6 +16,10 @@
       const xhr = new XMLHttpRequest();
       xhr.open("POST", form.action);
       xhr.setRequestHeader("Accept", "application/json");
+      // The token as a header lets the server bound the upload before
+      // it reads the body.
+      const tok = form.querySelector("input[name=csrf_token]");
+      if (tok) xhr.setRequestHeader("X-CSRF-Token", tok.value);
       xhr.upload.addEventListener("progress", (e) => {
         if (e.lengthComputable) bar.value = Math.round((e.loaded / e.total) * 100);
         else bar.removeAttribute("value");

@@ -154,7 +154,7 @@ func (p *Panel) Register(e *gin.Engine, api *httpapi.API) {
 		static.ServeHTTP(c.Writer, c.Request)
 	})
 	g := e.Group("/")
-	g.Use(securityHeaders, auth.Authenticate(p.o.API.Resolver(), httpapi.SessionCookie), p.csrf(), p.notifySync)
+	g.Use(securityHeaders, boundBody, auth.Authenticate(p.o.API.Resolver(), httpapi.SessionCookie), p.csrf(), p.notifySync)
 	for _, rt := range p.routes {
 		g.Handle(rt.method, rt.path, p.guard(rt), rt.handler)
 	}
@@ -197,6 +197,17 @@ func securityHeaders(c *gin.Context) {
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+}
+
+// maxFormBody bounds a form post: the largest is a CSV upload.
+const maxFormBody = httpapi.MaxCSVBody + 1<<20
+
+// boundBody limits every request body before anything (the CSRF check
+// parses forms) reads it: a larger one fails to parse and is refused.
+func boundBody(c *gin.Context) {
+	if c.Request.Body != nil {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxFormBody)
+	}
 }
 
 // csrf is auth.CSRFProtect with an HTML answer.

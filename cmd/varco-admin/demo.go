@@ -40,7 +40,8 @@ type demo struct {
 type demoFile struct {
 	Varco string `json:"varco"`
 	Doors []struct {
-		Name string `json:"name"`
+		Name  string `json:"name"`
+		Title string `json:"title"` // shown (and tapped) when set: `varco tap --door` takes either
 	} `json:"doors"`
 	Cards []struct {
 		Name string `json:"name"`
@@ -85,11 +86,16 @@ func (d *demo) Cards() []string {
 	return out
 }
 
+// Doors are the doors' titles ("Ingresso"), or names without one.
 func (d *demo) Doors() []string {
 	f, _ := d.manifest()
 	var out []string
 	for _, x := range f.Doors {
-		out = append(out, x.Name)
+		if x.Title != "" {
+			out = append(out, x.Title)
+		} else {
+			out = append(out, x.Name)
+		}
 	}
 	return out
 }

@@ -30,7 +30,7 @@ func fakeVarco(t *testing.T, dir, out string, code int) string {
 func writeManifest(t *testing.T, dir, varco string) {
 	t.Helper()
 	m := `{"admin": "http://127.0.0.1:8080", "varco": "` + varco + `",
-	"doors": [{"name": "ingresso", "vpcd": "127.0.0.1:35963"}, {"name": "magazzino", "vpcd": "127.0.0.1:35964"}],
+	"doors": [{"name": "ingresso", "vpcd": "127.0.0.1:35963"}, {"name": "magazzino", "title": "Magazzino", "vpcd": "127.0.0.1:35964"}],
 	"cards": [{"name": "anna", "file": "cards/anna.json"}, {"name": "anna-clone", "file": "cards/anna-clone.json"}]}`
 	if err := os.WriteFile(filepath.Join(dir, demoManifest), []byte(m), 0o600); err != nil {
 		t.Fatal(err)
@@ -51,7 +51,7 @@ func TestDemoLists(t *testing.T) {
 	if got := d.Cards(); !slices.Equal(got, []string{"anna", "anna-clone"}) {
 		t.Errorf("cards %v", got)
 	}
-	if got := d.Doors(); !slices.Equal(got, []string{"ingresso", "magazzino"}) {
+	if got := d.Doors(); !slices.Equal(got, []string{"ingresso", "Magazzino"}) {
 		t.Errorf("doors %v", got)
 	}
 }
@@ -85,7 +85,7 @@ func TestDemoTap(t *testing.T) {
 	}
 	// A door or card that is not in the manifest runs nothing.
 	os.Remove(filepath.Join(dir, "args"))
-	for _, dc := range [][2]string{{"cantina", "anna"}, {"ingresso", "zoe"}, {"ingresso", "--help"}} {
+	for _, dc := range [][2]string{{"cantina", "anna"}, {"magazzino", "anna"}, {"ingresso", "zoe"}, {"ingresso", "--help"}} {
 		if _, err := d.Tap(ctx, dc[0], dc[1]); err == nil {
 			t.Errorf("Tap(%q, %q): no error", dc[0], dc[1])
 		}

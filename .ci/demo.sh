@@ -37,7 +37,7 @@ free_port() { # first free TCP port from $1
 	echo "$p"
 }
 
-for t in curl jq ss; do command -v $t >/dev/null || die "$t is needed (make run installs it)"; done
+for t in curl jq ss setsid; do command -v $t >/dev/null || die "$t is needed (make run installs it)"; done
 listening "${vpcd_ports[0]}" || die "pcscd's vpcd reader is not listening on ${vpcd_ports[0]}: run through .ci/with-pcscd.sh"
 
 # A fresh demo directory each run; refuse to wipe a directory that is
@@ -89,13 +89,15 @@ stop() { # pid: SIGTERM, then SIGKILL if it has not exited within 10 s
 	wait "$1" 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# Ctrl-C (or SIGTERM) is how the demo ends: a clean stop, status 0.
+trap 'exit 0' INT TERM
 
 start() { # name, command...: runs a child with its log in $log/name.log
 	local name=$1
 	shift
-	"$@" >"$log/$name.log" 2>&1 &
+	# A session of its own: Ctrl-C reaches this script alone, which stops
+	# the children in order (doors before the broker they report to).
+	setsid "$@" >"$log/$name.log" 2>&1 </dev/null &
 	pids+=($!)
 	echo $! >>"$demo/pids"
 }

@@ -375,3 +375,22 @@ func TestSyncRequests(t *testing.T) {
 		}
 	})
 }
+
+// TestStopWhileConnectionLost: a transport that reports its connection
+// lost while the session is stopping (paho does when the broker goes at
+// the same moment) does not hang Run.
+func TestStopWhileConnectionLost(t *testing.T) {
+	h := newHarness(t, nil)
+	h.tr.DropOnStop = true
+	h.connect()
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run hung: the transport's connection-lost callback waited for a loop that had ended")
+	}
+	h.cancel = nil
+}

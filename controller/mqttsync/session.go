@@ -259,7 +259,12 @@ func (s *Session) Connected() bool { return s.connected.Load() }
 // publishes the offline status (retained) and disconnects cleanly, so the
 // admin sees the door go offline without waiting for the Last Will.
 func (s *Session) Run(ctx context.Context) error {
-	defer close(s.stopped)
+	// stopped is closed as soon as the loop ends, before the transport
+	// is waited for: a transport that reports its connection lost while
+	// stopping must not wait for a loop that is gone.
+	var once sync.Once
+	end := func() { once.Do(func() { close(s.stopped) }) }
+	defer end()
 	tctx, tcancel := context.WithCancel(context.Background())
 	terr := make(chan error, 1)
 	go func() {
@@ -282,9 +287,11 @@ func (s *Session) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			s.shutdown()
+			end()
 			tcancel()
 			return <-terr
 		case err := <-terr:
+			end()
 			tcancel()
 			return err
 		case up := <-s.conn:

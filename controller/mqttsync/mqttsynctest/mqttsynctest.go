@@ -41,6 +41,10 @@ type Transport struct {
 	published []Published
 	pending   []*completion
 	changed   chan struct{} // closed and replaced on every publish
+	// DropOnStop makes Run call the down callback when its context
+	// ends while connected, as a real client whose connection is lost
+	// while it is being stopped does.
+	DropOnStop bool
 
 	deliver sync.Mutex // one handler call at a time, like a real client
 }
@@ -103,8 +107,13 @@ func (t *Transport) Run(ctx context.Context, up func(), down func(error)) error 
 	t.mu.Unlock()
 	<-ctx.Done()
 	t.mu.Lock()
+	was := t.connected
 	t.connected = false
+	drop := t.DropOnStop && was
 	t.mu.Unlock()
+	if drop {
+		down(mqttsync.ErrConnectionLost)
+	}
 	return nil
 }
 

@@ -87,8 +87,9 @@ func startChromium(t *testing.T, base string) *chromium {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.DisableGPU,
 		// An Italian browser: the panel's default language, asked for
-		// (headless Chromium would say en-US).
-		chromedp.Flag("lang", "it-IT"),
+		// (headless Chromium would say en-US). Date inputs keep the
+		// en-US format: Debian's chromium carries that locale alone
+		// (chromium-l10n has the others).
 		chromedp.Flag("accept-lang", "it-IT,it"),
 	)
 	if os.Geteuid() == 0 {
@@ -308,15 +309,26 @@ func (u *user) login(username, password string) {
 	}
 }
 
+// docShots are the screenshots the README shows (docs/screenshots/*.png,
+// the first 1280×800 screen of the page), rewritten by a run with
+// VARCO_DOCS_SCREENSHOTS=1.
+var docShots = map[string]bool{"people": true, "enrol-result": true, "doors-lockdown": true, "events": true}
+
 // shot saves a full-page PNG of the tab as <name>.png in the artefact
 // directory, and the first screen (the 1280×800 viewport) as
-// <name>-screen.png, which is what docs/screenshots holds.
+// <name>-screen.png.
 func (u *user) shot(name string) {
 	u.t.Helper()
 	full := act(u, "screenshot "+name, chromedp.FullScreenshot(100))
 	screen := act(u, "screenshot "+name, chromedp.CaptureScreenshot())
-	for file, b := range map[string][]byte{name + ".png": full, name + "-screen.png": screen} {
-		p := filepath.Join(u.b.shots, file)
+	files := map[string][]byte{filepath.Join(u.b.shots, name+".png"): full, filepath.Join(u.b.shots, name+"-screen.png"): screen}
+	if docShots[name] && os.Getenv("VARCO_DOCS_SCREENSHOTS") == "1" {
+		files[filepath.Join("..", "..", "docs", "screenshots", name+".png")] = screen
+	}
+	for p, b := range files {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			u.t.Fatal(err)
+		}
 		if err := os.WriteFile(p, b, 0o644); err != nil {
 			u.t.Fatal(err)
 		}

@@ -56,8 +56,9 @@ type browserSite struct {
 //   - a viewer gets the 403 page for /people and no HR links.
 //
 // Full-page screenshots of the main pages go to $VARCO_ARTEFACTS (default
-// testdata/screenshots-out). Without Chromium or pcscd + vpcd the test is
-// skipped (fails under CI=true); -short skips it.
+// testdata/screenshots-out); VARCO_DOCS_SCREENSHOTS=1 also rewrites the
+// README's docs/screenshots. Without Chromium or pcscd + vpcd the test is
+// skipped (fails under CI=true); -short skips it. It takes about 20 s.
 func TestBrowserJourneys(t *testing.T) {
 	if testing.Short() {
 		t.Skip("browser journeys: several processes and a browser")

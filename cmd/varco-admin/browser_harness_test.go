@@ -362,6 +362,19 @@ func (u *user) setValue(sel, value string) {
 	}
 }
 
+// check ticks the checkbox sel (a click, as a person does) and fails
+// unless it ends up ticked.
+func (u *user) check(sel string) {
+	u.t.Helper()
+	s, _ := json.Marshal(sel)
+	if !act(u, "read "+sel, chromedp.Evaluate[bool](fmt.Sprintf("document.querySelector(%s).checked", s))) {
+		u.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	}
+	if !act(u, "read "+sel, chromedp.Evaluate[bool](fmt.Sprintf("document.querySelector(%s).checked", s))) {
+		u.t.Fatalf("%s: %s is not ticked after a click", u.name, sel)
+	}
+}
+
 // selectValue is setValue for a select: the option with that value.
 func (u *user) selectValue(sel, value string) { u.t.Helper(); u.setValue(sel, value) }
 

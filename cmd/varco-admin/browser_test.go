@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -291,9 +292,22 @@ func (bs *browserSite) hrEnrol(u *user) {
 		t.Errorf("Anna's page does not show her card:\n%s", u.pageText("main"))
 	}
 	u.shot("person")
-	// Anna may now open both doors (the group is facilities' and HR's
-	// business; here the API adds her).
-	bs.admin.must("POST", fmt.Sprintf("/groups/%d/people", bs.group), map[string]any{"ids": []int64{anna}}, http.StatusOK, nil)
+	// HR gives Anna both doors: she joins the group "Tutti".
+	u.mustOpen("/groups")
+	u.submit(fmt.Sprintf(`a[href="/groups/%d"]`, bs.group))
+	u.check(fmt.Sprintf(`form[action="/groups/%d"] input[name="person_ids"][value="%d"]`, bs.group, anna))
+	u.submit(fmt.Sprintf(`form[action="/groups/%d"] button[type="submit"]`, bs.group))
+	var g struct {
+		PersonIDs []int64 `json:"person_ids"`
+	}
+	bs.admin.must("GET", fmt.Sprintf("/groups/%d", bs.group), nil, http.StatusOK, &g)
+	if !slices.Contains(g.PersonIDs, anna) || len(g.PersonIDs) != 2 {
+		t.Fatalf("group Tutti after HR added Anna: people %v, want Bruno and Anna (%d)", g.PersonIDs, anna)
+	}
+	if !strings.Contains(u.text("main"), "Rossi") {
+		t.Errorf("the group page does not list Anna among its members:\n%s", u.pageText("main"))
+	}
+	u.shot("group")
 }
 
 // startStation provisions an enrolment station and runs 'varco enroll'
@@ -435,6 +449,20 @@ func (bs *browserSite) viewerNoHR(u *user) {
 	}
 	if !u.has(`nav a[href="/events"]`) {
 		t.Error("viewer: the menu has no entry log")
+	}
+	// The header's EN link switches the panel to English and back.
+	u.submit(`a[href^="/lang/en"]`)
+	if !strings.HasSuffix(u.location(), "/doors") || u.text(`nav a[href="/doors"]`) != "Doors" {
+		t.Errorf("viewer: after EN, at %s the menu says %q", u.location(), u.text(`nav a[href="/doors"]`))
+	}
+	u.submit(`a[href^="/lang/it"]`)
+	if got := u.text(`nav a[href="/doors"]`); got != "Varchi" {
+		t.Errorf("viewer: after IT the menu says %q", got)
+	}
+	// Signing out ends the session: the doors page asks to sign in.
+	u.submit(`form[action="/logout"] button[type="submit"]`)
+	if code := u.open("/doors"); code != http.StatusOK || !u.has(`form[action="/login"]`) {
+		t.Errorf("viewer: after signing out /doors gives %d at %s, not the login form", code, u.location())
 	}
 }
 

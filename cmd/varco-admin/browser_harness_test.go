@@ -12,7 +12,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,6 +127,16 @@ type user struct {
 	b    *chromium
 	name string
 	ctx  context.Context
+
+	mu     sync.Mutex
+	dialog []string // messages of the dialogs accepted so far
+}
+
+// dialogs returns the messages of the JavaScript dialogs accepted so far.
+func (u *user) dialogs() []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.dialog)
 }
 
 // newUser opens a tab in a fresh browser context; JavaScript dialogs
@@ -146,6 +158,9 @@ func (b *chromium) newUser(t *testing.T, name string) *user {
 				return
 			}
 			t.Logf("%s: dialog %q accepted", name, ev.Message)
+			u.mu.Lock()
+			u.dialog = append(u.dialog, ev.Message)
+			u.mu.Unlock()
 			if _, err := chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true}); err != nil {
 				t.Logf("%s: accept dialog: %v", name, err)
 			}

@@ -275,23 +275,26 @@ for name in ingresso magazzino; do
 	echo "  $name: allowlist revision $want, in sync"
 done
 
+# The HR desk's enrolment station. vpcd offers two readers and the doors
+# use both, so the desk's station reads the virtual cards `varco tap`
+# hands it on a loopback port (varco enroll --virtual): the same
+# enrolment read and challenge signature, without pcscd.
+step "Enrolment station banco-hr (the HR desk)"
+"$varco" station provision --data-dir "$demo/admin" --station banco-hr --broker "$broker" --site "$site" -out "$demo/station" >"$log/provision-station.log" 2>&1 ||
+	die "varco station provision: $(cat "$log/provision-station.log")"
+crt=$(ls "$demo/station"/*.crt | grep -v '/ca.crt$' | head -1)
+dport=$(free_port 19480)
+start varco-enroll "$varco" enroll --broker "$broker" --cert "$crt" --key "${crt%.crt}.key" --virtual "127.0.0.1:$dport"
+doors_json=$(jq --arg d "127.0.0.1:$dport" '. + [{name: "banco-hr", title: "Banco HR (registrazione)", vpcd: "", metrics: "", desk: $d}]' <<<"$doors_json")
+for _ in $(seq 100); do listening "$dport" && break; sleep 0.1; done
+listening "$dport" || die "the enrolment station did not start; see $log/varco-enroll.log"
+echo "  station banco-hr, virtual desk on 127.0.0.1:$dport"
+
 jq -n --arg a "$base" --arg v "$varco" --argjson d "$doors_json" '{admin: $a, varco: $v, doors: $d, cards: [
 	{name: "anna", file: "cards/anna.json", note: "Anna Rossi, CIE 2022, enrolled (Ingresso)"},
 	{name: "bruno", file: "cards/bruno.json", note: "Bruno Bianchi, CIE 2016, enrolled (Ingresso; Magazzino in office hours)"},
 	{name: "carla", file: "cards/carla.json", note: "Carla Verdi, genuine CIE, not enrolled"},
 	{name: "anna-clone", file: "cards/anna-clone.json", note: "a clone of Anna'"'"'s card"}]}' >"$demo/demo.json"
-
-# An enrolment station needs a third vpcd reader (stock vsmartcard-vpcd
-# configures two, ports 35963 and 35964).
-station=""
-if listening 35965; then
-	step "Enrolment station on Virtual PCD 00 02"
-	"$varco" station provision --data-dir "$demo/admin" --station banco-hr --broker "$broker" --site "$site" -out "$demo/station" >"$log/provision-station.log" 2>&1 ||
-		die "varco station provision: $(cat "$log/provision-station.log")"
-	crt=$(ls "$demo/station"/*.crt | grep -v '/ca.crt$' | head -1)
-	start varco-enroll "$varco" enroll --broker "$broker" --cert "$crt" --key "${crt%.crt}.key" --reader "Virtual PCD 00 02"
-	station="banco-hr (present a card with: $varco card serve --vpcd 127.0.0.1:35965 --card $demo/cards/carla.json)"
-fi
 
 tap() { "$varco" tap --demo-dir "$demo" "$@"; }
 
@@ -308,6 +311,13 @@ selfcheck() {
 	done
 	echo "  /api/v1/events of Ingresso: $got"
 	[ "$got" = "${want[*]}" ] || die "the entry log shows \"$got\", want \"${want[*]}\""
+	step "Self-check: HR enrols Carla's card at banco-hr"
+	sid=$(api POST /enrol/sessions "{\"station\":\"banco-hr\",\"person_id\":$p_carla}" | jq -r .id)
+	tap --door banco-hr --card carla >/dev/null
+	res=$(api GET "/enrol/sessions/$sid?wait=20s")
+	state=$(jq -r .state <<<"$res")
+	echo "  enrolment session: $state $(jq -r '.card.nis // .reason // ""' <<<"$res")"
+	[ "$state" = verified ] || die "enrolment at banco-hr: $res"
 	echo "  ok"
 }
 
@@ -323,8 +333,8 @@ echo "    $varco tap --door ingresso --card carla       # denied: not enrolled"
 echo "    $varco tap --door ingresso --card anna-clone  # denied: suspected clone"
 echo "    $varco tap --door magazzino --card bruno      # granted in office hours only"
 echo "  Demo directory: $demo (logs in $log)"
-[ -n "$station" ] && echo "  Enrolment station: $station"
-[ -z "$station" ] && echo "  (no enrolment station: vpcd has two readers, both doors use them)"
+echo "  Enrol a card: in the panel, Registra tessera → Carla Verdi, station banco-hr, then"
+echo "    $varco tap --door banco-hr --card carla       # HR sees it verified live"
 
 if [ -t 0 ] && [ -z "${VARCO_DEMO_CHECK:-}" ]; then
 	echo

@@ -252,7 +252,7 @@ func pcscReadCard(name string, verbose bool, log io.Writer) readCardFunc {
 
 // enroll is `varco enroll`: the enrolment station.
 func enroll(e *env, args []string) error {
-	fs := e.newFlags("enroll", "--broker URL --cert FILE --key FILE [--ca FILE] [--site-key FILE] [--site S] [--station ID] [--reader NAME] [-v]")
+	fs := e.newFlags("enroll", "--broker URL --cert FILE --key FILE [--ca FILE] [--site-key FILE] [--site S] [--station ID] [--reader NAME | --virtual ADDR] [-v]")
 	broker := fs.String("broker", "", "the MQTT broker: mqtts://host:8883 (varco-admin's, or the site's)")
 	certFile := fs.String("cert", "", "the station's certificate, from 'varco station provision' (Common Name station:<id>)")
 	keyFile := fs.String("key", "", "the station's private key")
@@ -261,6 +261,7 @@ func enroll(e *env, args []string) error {
 	site := fs.String("site", "", "the site id of the topics (default: the site the CA was made for)")
 	stationID := fs.String("station", "", "the station's id (default: the one its certificate names)")
 	name := fs.String("reader", "", "PC/SC reader to use (default: the first reader a card is presented on)")
+	virtual := fs.String("virtual", "", "demo only: instead of a PC/SC reader, read the virtual cards `varco tap` hands over on this loopback address")
 	verbose := fs.Bool("v", false, "print reader events and MQTT connection messages to stderr")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -268,6 +269,9 @@ func enroll(e *env, args []string) error {
 	if *broker == "" || *certFile == "" || *keyFile == "" || fs.NArg() > 0 {
 		fs.Usage()
 		return fmt.Errorf("%w: --broker, --cert and --key are required and no other arguments are taken", errUsage)
+	}
+	if *virtual != "" && *name != "" {
+		return fmt.Errorf("%w: --reader and --virtual exclude each other", errUsage)
 	}
 	if err := checkBrokerURL(*broker); err != nil {
 		return fmt.Errorf("%w: --broker %q: %v", errUsage, *broker, err)
@@ -328,8 +332,18 @@ func enroll(e *env, args []string) error {
 		return err
 	}
 	defer tr.Close()
+	read := pcscReadCard(*name, *verbose, e.stderr)
+	if *virtual != "" {
+		desk, err := listenDesk(*virtual)
+		if err != nil {
+			return err
+		}
+		go desk.serve(e.ctx)
+		read = desk.read
+		fmt.Fprintf(e.stdout, "virtual enrolment desk on %s (demo): cards come from `varco tap`\n", *virtual)
+	}
 	return runStation(e.ctx, stationOptions{Site: *site, Station: id, SitePub: sitePub, Transport: tr,
-		Read: pcscReadCard(*name, *verbose, e.stderr), Out: e.stdout})
+		Read: read, Out: e.stdout})
 }
 
 // certStation returns the station id a station certificate names.

@@ -37,6 +37,10 @@ type demoDoor struct {
 	Title   string `json:"title"`   // as people call it ("Ingresso")
 	VPCD    string `json:"vpcd"`    // host:port of its vpcd reader
 	Metrics string `json:"metrics"` // base URL of its varco-door's /metrics ("" if unknown)
+	// Desk, for an enrolment station instead of a door, is the loopback
+	// address of its virtual desk (`varco enroll --virtual`); VPCD and
+	// Metrics are then empty.
+	Desk string `json:"desk,omitempty"`
 }
 
 type demoCard struct {
@@ -80,8 +84,8 @@ func parseDemoManifest(name, dir string, b []byte) (*demoManifest, error) {
 	}
 	seen := map[string]bool{}
 	for i, d := range m.Doors {
-		if d.Name == "" || d.VPCD == "" {
-			return nil, fmt.Errorf("%s: door %d: name and vpcd are required", name, i+1)
+		if d.Name == "" || (d.VPCD == "") == (d.Desk == "") {
+			return nil, fmt.Errorf("%s: door %d: a name and either vpcd (a door) or desk (an enrolment desk) are required", name, i+1)
 		}
 		if seen["door "+d.Name] {
 			return nil, fmt.Errorf("%s: door %q twice", name, d.Name)
@@ -130,8 +134,9 @@ type tapResult struct {
 	Door   string `json:"door"`
 	Card   string `json:"card"`
 	NIS    string `json:"nis"`
-	Result string `json:"result"` // "granted", "denied", or "" when the door's metrics were not readable
+	Result string `json:"result"` // "granted", "denied", "presented" (a desk), or "" when the door's metrics were not readable
 	Reason string `json:"reason,omitempty"`
+	Detail string `json:"detail,omitempty"` // what a desk said: "read NIS ..."
 }
 
 // Timing of a tap over vpcd.
@@ -198,6 +203,10 @@ func tap(e *env, args []string) error {
 	case "denied":
 		fmt.Fprintf(e.stdout, "%s → %s: denied, %s (NIS %s)\n", cd.Name, title, res.Reason, c.NIS())
 	default:
+		if d.Desk != "" {
+			fmt.Fprintf(e.stdout, "%s → %s: %s; the admin's verdict is on the panel's enrolment page\n", cd.Name, title, res.Detail)
+			break
+		}
 		fmt.Fprintf(e.stdout, "%s → %s: presented (NIS %s); the door's decision is in its log and the panel\n", cd.Name, title, c.NIS())
 	}
 	return nil
@@ -207,6 +216,15 @@ func tap(e *env, args []string) error {
 // its metrics when it has them.
 func tapAt(ctx context.Context, d demoDoor, c *virtcie.Card) (tapResult, error) {
 	res := tapResult{Door: d.Name, NIS: c.NIS()}
+	if d.Desk != "" {
+		b, err := c.Marshal()
+		if err != nil {
+			return res, err
+		}
+		res.Result = "presented"
+		res.Detail, err = handToDesk(ctx, d.Desk, b)
+		return res, err
+	}
 	var before map[string]float64
 	if d.Metrics != "" {
 		var err error

@@ -40,7 +40,8 @@ func writeDemo(t *testing.T, doors ...demoDoor) string {
 
 func TestParseDemoManifest(t *testing.T) {
 	m, err := parseDemoManifest("demo.json", "/d", []byte(`{"admin": "http://127.0.0.1:8080",
-		"doors": [{"name": "ingresso", "title": "Ingresso", "vpcd": "127.0.0.1:35963", "metrics": "http://127.0.0.1:9471"}],
+		"doors": [{"name": "ingresso", "title": "Ingresso", "vpcd": "127.0.0.1:35963", "metrics": "http://127.0.0.1:9471"},
+			{"name": "banco-hr", "desk": "127.0.0.1:19480"}],
 		"cards": [{"name": "anna", "file": "cards/anna.json"}, {"name": "x", "file": "/abs/x.json"}]}`))
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,9 @@ func TestParseDemoManifest(t *testing.T) {
 	if d, err := m.door("Ingresso"); err != nil || d.VPCD != "127.0.0.1:35963" {
 		t.Errorf("door by title: %+v %v", d, err)
 	}
+	if d, err := m.door("banco-hr"); err != nil || d.Desk != "127.0.0.1:19480" {
+		t.Errorf("desk: %+v %v", d, err)
+	}
 	if _, err := m.door("cantina"); err == nil || !strings.Contains(err.Error(), "the doors are: ingresso") {
 		t.Errorf("unknown door: %v, want the known doors listed", err)
 	}
@@ -58,12 +62,13 @@ func TestParseDemoManifest(t *testing.T) {
 		t.Errorf("unknown card: %v, want the known cards listed", err)
 	}
 	for name, bad := range map[string]string{
-		"not json":     `{`,
-		"door no vpcd": `{"doors": [{"name": "a"}]}`,
-		"door twice":   `{"doors": [{"name": "a", "vpcd": "x:1"}, {"name": "a", "vpcd": "x:2"}]}`,
-		"card no file": `{"cards": [{"name": "a"}]}`,
-		"card twice":   `{"cards": [{"name": "a", "file": "f"}, {"name": "a", "file": "g"}]}`,
-		"wrong type":   `{"doors": {}}`,
+		"not json":      `{`,
+		"door no vpcd":  `{"doors": [{"name": "a"}]}`,
+		"door twice":    `{"doors": [{"name": "a", "vpcd": "x:1"}, {"name": "a", "vpcd": "x:2"}]}`,
+		"vpcd and desk": `{"doors": [{"name": "a", "vpcd": "x:1", "desk": "x:2"}]}`,
+		"card no file":  `{"cards": [{"name": "a"}]}`,
+		"card twice":    `{"cards": [{"name": "a", "file": "f"}, {"name": "a", "file": "g"}]}`,
+		"wrong type":    `{"doors": {}}`,
 	} {
 		if _, err := parseDemoManifest("demo.json", "/d", []byte(bad)); err == nil {
 			t.Errorf("%s: no error", name)

@@ -45,12 +45,25 @@ type cardFile struct {
 // ATR. The write is atomic (a temporary file in the same directory, synced,
 // then renamed) and the file mode is 0600.
 func (c *Card) Save(path string) error {
+	b, err := c.Marshal()
+	if err != nil {
+		return fmt.Errorf("virtcie: save %s: %w", path, err)
+	}
+	if err := writeFileAtomic(path, b, 0o600); err != nil {
+		return fmt.Errorf("virtcie: save %s: %w", path, err)
+	}
+	return nil
+}
+
+// Marshal returns the card file of c, as Save writes it and Parse reads
+// it.
+func (c *Card) Marshal() ([]byte, error) {
 	if !validGen(c.gen) {
-		return fmt.Errorf("virtcie: save %s: card has unknown generation %v", path, c.gen)
+		return nil, fmt.Errorf("card has unknown generation %v", c.gen)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(c.priv)
 	if err != nil {
-		return fmt.Errorf("virtcie: save %s: private key: %w", path, err)
+		return nil, fmt.Errorf("private key: %w", err)
 	}
 	f := cardFile{
 		Version:    cardFileVersion,
@@ -65,12 +78,9 @@ func (c *Card) Save(path string) error {
 	}
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
-		return fmt.Errorf("virtcie: save %s: %w", path, err)
+		return nil, err
 	}
-	if err := writeFileAtomic(path, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("virtcie: save %s: %w", path, err)
-	}
-	return nil
+	return append(b, '\n'), nil
 }
 
 // writeFileAtomic writes b to path so that path holds either its old content

@@ -342,9 +342,24 @@ func (bs *browserSite) stopStation() {
 }
 
 // startDoors starts doors A and B and waits until both hold the admin's
-// revision.
+// revision. Each door's HTTP port is picked again just before: the one
+// chosen at provisioning has been free for the HR journeys' seconds, long
+// enough for a browser connection to take it as its local port.
 func (bs *browserSite) startDoors() {
 	for _, d := range []*doorProc{bs.a, bs.b} {
+		cfg, err := os.ReadFile(d.cfgPath)
+		if err != nil {
+			bs.t.Fatal(err)
+		}
+		old := fmt.Sprintf("metrics_addr = %q", strings.TrimPrefix(d.base, "http://"))
+		if !strings.Contains(string(cfg), old) {
+			bs.t.Fatalf("%s has no %s", d.cfgPath, old)
+		}
+		d.base = fmt.Sprintf("http://127.0.0.1:%d", freePort(bs.t))
+		cfg = []byte(strings.Replace(string(cfg), old, fmt.Sprintf("metrics_addr = %q", strings.TrimPrefix(d.base, "http://")), 1))
+		if err := os.WriteFile(d.cfgPath, cfg, 0o600); err != nil {
+			bs.t.Fatal(err)
+		}
 		d.start()
 		bs.waitSynced(d)
 	}

@@ -45,7 +45,9 @@ type browserSite struct {
 //   - HR signs in, imports a CSV (the preview names the bad row; the
 //     fixed file imports) and sees the people in the list;
 //   - HR enrols a virtual card at the enrolment station: the result
-//     appears live with the card's NIS, and the card is stored. The
+//     appears live with the card's NIS, and the card is stored; a clone
+//     is refused with the reason in plain words. HR then adds the person
+//     to a group through its form. The
 //     station reads door B's reader, so this runs before door B starts
 //     (pcscdtest gives two vpcd readers);
 //   - facilities signs in, opens /doors, a card is tapped at door A and
@@ -284,6 +286,28 @@ func (bs *browserSite) hrEnrol(u *user) {
 	bs.admin.must("GET", fmt.Sprintf("/people/%d/cards", anna), nil, http.StatusOK, &cards)
 	if len(cards) != 1 || cards[0].NIS != bs.cards["Anna"].NIS() {
 		t.Fatalf("Anna's cards after the enrolment: %+v", cards)
+	}
+
+	// A clone of Anna's card (her NIS and EF.SOD, another key) presented
+	// for Carla is refused, in plain words, and nothing is stored.
+	clone, err := virtcie.NewClone(bs.cards["Anna"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	carla := bs.personID("A002")
+	u.mustOpen(fmt.Sprintf("/enrol?person=%d", carla))
+	u.fill(form+` input[name="station"]`, "desk-1")
+	u.submit(form + ` button[type="submit"]`)
+	u.waitFor(`#enrol-session[data-state="waiting"]`)
+	conn = pcscdtest.InsertCard(t, bs.b.vpcd, clone)
+	u.waitFor(`#enrol-session[data-state="refused"]`)
+	u.waitText("#enrol-session", "Possibile clone: la tessera non ha firmato la sfida con la propria chiave.")
+	u.shot("enrol-refused")
+	conn.Close()
+	bs.pd.WaitEmpty(t, 10*time.Second)
+	bs.admin.must("GET", fmt.Sprintf("/people/%d/cards", carla), nil, http.StatusOK, &cards)
+	if len(cards) != 0 {
+		t.Fatalf("Carla's cards after a refused clone: %+v", cards)
 	}
 	bs.stopStation()
 

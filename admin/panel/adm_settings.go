@@ -48,7 +48,7 @@ func (p *Panel) settings(c *gin.Context) {
 // siteUpdate changes a site's name and time zone; the store validates
 // the zone (an error on "time_zone").
 func (p *Panel) siteUpdate(c *gin.Context) {
-	id, ok := p.admID(c, "site")
+	id, ok := p.idParam(c, "site")
 	if !ok {
 		return
 	}

@@ -122,7 +122,7 @@ func (p *Panel) tokenCreate(c *gin.Context) {
 }
 
 func (p *Panel) tokenRevoke(c *gin.Context) {
-	id, ok := p.admID(c, "id")
+	id, ok := p.idParam(c, "id")
 	if !ok {
 		return
 	}

@@ -34,16 +34,6 @@ type admAccountData struct {
 	Policy admPolicy
 }
 
-// admID is the path parameter name as an id; ok false after answering 404.
-func (p *Panel) admID(c *gin.Context, name string) (int64, bool) {
-	id, err := strconv.ParseInt(c.Param(name), 10, 64)
-	if err != nil || id <= 0 {
-		p.errorPage(c, http.StatusNotFound, "error.notfound")
-		return 0, false
-	}
-	return id, true
-}
-
 // admSelf reports whether id is the signed-in user's own account.
 func admSelf(c *gin.Context, id int64) bool {
 	pr, _ := auth.PrincipalFrom(c)
@@ -101,7 +91,7 @@ func (p *Panel) userCreate(c *gin.Context) {
 }
 
 func (p *Panel) userEdit(c *gin.Context) {
-	id, ok := p.admID(c, "user")
+	id, ok := p.idParam(c, "user")
 	if !ok {
 		return
 	}
@@ -125,7 +115,7 @@ func (p *Panel) userEditError(c *gin.Context, u admin.User, err error) {
 }
 
 func (p *Panel) userUpdate(c *gin.Context) {
-	id, ok := p.admID(c, "user")
+	id, ok := p.idParam(c, "user")
 	if !ok {
 		return
 	}
@@ -143,7 +133,7 @@ func (p *Panel) userUpdate(c *gin.Context) {
 }
 
 func (p *Panel) userPassword(c *gin.Context) {
-	id, ok := p.admID(c, "user")
+	id, ok := p.idParam(c, "user")
 	if !ok {
 		return
 	}
@@ -160,7 +150,7 @@ func (p *Panel) userPassword(c *gin.Context) {
 }
 
 func (p *Panel) userDelete(c *gin.Context) {
-	id, ok := p.admID(c, "user")
+	id, ok := p.idParam(c, "user")
 	if !ok {
 		return
 	}

@@ -52,19 +52,13 @@ func (p *Panel) facilitiesRoutes() []route {
 	}
 }
 
-// facID reads the route's id parameter (each route has at most one:
-// :door, :schedule, ...); a bad one is a 404 page.
+// facID is the id of the route's one path parameter (404 otherwise).
 func (p *Panel) facID(c *gin.Context) (int64, bool) {
-	var id int64
-	var err error = strconv.ErrSyntax
-	if len(c.Params) == 1 {
-		id, err = strconv.ParseInt(c.Params[0].Value, 10, 64)
-	}
-	if err != nil || id <= 0 {
+	if len(c.Params) != 1 {
 		p.errorPage(c, http.StatusNotFound, "error.notfound")
 		return 0, false
 	}
-	return id, true
+	return p.idParam(c, c.Params[0].Key)
 }
 
 // facDoor is a door with what the sync last heard from it.

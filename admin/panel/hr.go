@@ -197,9 +197,8 @@ func (p *Panel) personFormError(c *gin.Context, f personForm, err error) {
 
 // personParam loads the person of the :person parameter, or answers 404.
 func (p *Panel) personParam(c *gin.Context) (admin.Person, bool) {
-	id, err := strconv.ParseInt(c.Param("person"), 10, 64)
-	if err != nil || id <= 0 {
-		p.errorPage(c, http.StatusNotFound, "error.notfound")
+	id, ok := p.idParam(c, "person")
+	if !ok {
 		return admin.Person{}, false
 	}
 	per, err := p.o.Store.GetPerson(c.Request.Context(), id)
@@ -272,9 +271,8 @@ func (p *Panel) personPage(c *gin.Context) {
 // cardStatus suspends, reactivates or revokes a card and goes back to
 // its person.
 func (p *Panel) cardStatus(c *gin.Context) {
-	id, err := strconv.ParseInt(c.Param("card"), 10, 64)
-	if err != nil || id <= 0 {
-		p.errorPage(c, http.StatusNotFound, "error.notfound")
+	id, ok := p.idParam(c, "card")
+	if !ok {
 		return
 	}
 	ctx := c.Request.Context()

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path"
+	"strconv"
 	"strings"
 	"time"
 
@@ -256,6 +257,17 @@ func (p *Panel) formErrors(c *gin.Context, err error) map[string]string {
 	}
 	p.log.Error("panel", "path", c.Request.URL.Path, "err", err)
 	return map[string]string{"": translate(lang, "error.internal")}
+}
+
+// idParam is the positive integer id of the path parameter name, or it
+// answers the 404 page and reports false.
+func (p *Panel) idParam(c *gin.Context, name string) (int64, bool) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		p.errorPage(c, http.StatusNotFound, "error.notfound")
+		return 0, false
+	}
+	return id, true
 }
 
 // actor is who the request acts for, for the audit log.

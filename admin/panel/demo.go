@@ -32,10 +32,14 @@ type demoResult struct {
 }
 
 // resultKey is the message key of what Demo.Tap returned: "granted", a
-// deny reason, anything else "presented".
+// deny reason, "desk" (read at the enrolment desk), anything else
+// "presented".
 func resultKey(r string) string {
 	if r == "granted" {
 		return KindKey(r)
+	}
+	if r == "desk" {
+		return "demo.desk"
 	}
 	if k := ReasonKey(r); r != "" {
 		if _, ok := catalog[k]; ok {

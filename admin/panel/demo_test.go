@@ -128,7 +128,7 @@ func TestDemoOffWithoutDemo(t *testing.T) {
 
 func TestDemoResultKey(t *testing.T) {
 	for in, want := range map[string]string{"granted": "kind.granted", "unknown": "reason.unknown",
-		"clone_suspected": "reason.clone_suspected", "presented": "demo.presented", "": "demo.presented", "nope": "demo.presented"} {
+		"clone_suspected": "reason.clone_suspected", "desk": "demo.desk", "presented": "demo.presented", "": "demo.presented", "nope": "demo.presented"} {
 		if got := resultKey(in); got != want {
 			t.Errorf("resultKey(%q) = %q, want %q", in, got, want)
 		}

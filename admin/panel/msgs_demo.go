@@ -9,6 +9,7 @@ func init() {
 		"demo.tapat":     {"Avvicina a %s", "Tap at %s"},
 		"demo.tap.label": {"Avvicina la tessera %s al varco %s", "Tap card %s at door %s"},
 		"demo.result":    {"Tessera %s al varco %s: %s", "Card %s at door %s: %s"},
+		"demo.desk":      {"letta alla postazione di registrazione: l'esito è nella pagina Registra tessera", "read at the enrolment desk: the verdict is on the Enrol card page"},
 		"demo.presented": {"tessera presentata (esito nel registro accessi)", "card presented (the outcome is in the entry log)"},
 		"demo.empty":     {"La dimostrazione non ha ancora tessere o varchi: è in avvio?", "The demo has no cards or doors yet: is it still starting?"},
 		"demo.unknown":   {"Tessera o varco sconosciuti in questa dimostrazione.", "Unknown card or door in this demo."},

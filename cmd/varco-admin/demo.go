@@ -102,7 +102,9 @@ func (d *demo) Doors() []string {
 
 // Tap taps card at door with `varco tap --json` and returns the door's
 // decision: "granted", a deny reason ("unknown", "clone_suspected", ...),
-// or "presented" when the door's counters could not be read.
+// "desk" for a card read at the enrolment desk (the verdict is on the
+// enrolment page), or "presented" when the door's counters could not be
+// read.
 func (d *demo) Tap(ctx context.Context, door, card string) (string, error) {
 	f, err := d.manifest()
 	if err != nil {
@@ -132,6 +134,7 @@ func (d *demo) Tap(ctx context.Context, door, card string) (string, error) {
 	var res struct {
 		Result string `json:"result"`
 		Reason string `json:"reason"`
+		Detail string `json:"detail"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		return "", fmt.Errorf("varco tap: %q: %v", out.String(), err)
@@ -141,6 +144,8 @@ func (d *demo) Tap(ctx context.Context, door, card string) (string, error) {
 		return "granted", nil
 	case res.Reason != "":
 		return res.Reason, nil
+	case res.Detail != "":
+		return "desk", nil
 	}
 	return "presented", nil
 }

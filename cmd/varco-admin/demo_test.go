@@ -64,6 +64,7 @@ func TestDemoTap(t *testing.T) {
 		{`{"door": "ingresso", "card": "anna", "result": "granted"}`, "granted"},
 		{`{"door": "ingresso", "card": "anna-clone", "result": "denied", "reason": "clone_suspected"}`, "clone_suspected"},
 		{`{"door": "ingresso", "card": "anna", "result": ""}`, "presented"},
+		{`{"door": "ingresso", "card": "anna", "result": "presented", "detail": "read NIS 055555555555"}`, "desk"},
 	} {
 		dir := t.TempDir()
 		writeManifest(t, dir, fakeVarco(t, dir, tt.out, 0))

@@ -25,12 +25,13 @@ import (
 
 // deskWait is how long a card handed to the desk waits for a read to
 // take it (an enrolment request from the admin) before it is refused.
-var deskWait = 5 * time.Second
+const deskWait = 5 * time.Second
 
 // virtualDesk is the listener of `varco enroll --virtual`.
 type virtualDesk struct {
 	ln    net.Listener
 	cards chan deskCard
+	wait  time.Duration // deskWait, but in tests
 }
 
 // deskCard is a card handed to the desk, and where to say what became of
@@ -54,7 +55,7 @@ func listenDesk(addr string) (*virtualDesk, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--virtual: %w", err)
 	}
-	return &virtualDesk{ln: ln, cards: make(chan deskCard)}, nil
+	return &virtualDesk{ln: ln, cards: make(chan deskCard), wait: deskWait}, nil
 }
 
 // serve accepts cards until ctx ends: each connection carries one card
@@ -73,7 +74,7 @@ func (d *virtualDesk) serve(ctx context.Context) {
 
 func (d *virtualDesk) handle(ctx context.Context, conn net.Conn) {
 	defer conn.Close()
-	conn.SetDeadline(time.Now().Add(deskWait + 30*time.Second))
+	conn.SetDeadline(time.Now().Add(d.wait + 30*time.Second))
 	b, err := io.ReadAll(io.LimitReader(conn, 1<<20+1))
 	if err != nil {
 		fmt.Fprintf(conn, "error: %v\n", err)
@@ -85,7 +86,7 @@ func (d *virtualDesk) handle(ctx context.Context, conn net.Conn) {
 		return
 	}
 	taken := make(chan string, 1)
-	t := time.NewTimer(deskWait)
+	t := time.NewTimer(d.wait)
 	defer t.Stop()
 	select {
 	case d.cards <- deskCard{card: card, taken: taken}:

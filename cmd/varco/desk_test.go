@@ -59,9 +59,13 @@ func TestVirtualDesk(t *testing.T) {
 		t.Fatalf("the card's signature over the challenge: %v", err)
 	}
 
-	defer func(w time.Duration) { deskWait = w }(deskWait)
-	deskWait = 200 * time.Millisecond
-	if _, err := handToDesk(ctx, addr, b); err == nil || !strings.Contains(err.Error(), "no enrolment request") {
+	idle, err := listenDesk("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle.wait = 200 * time.Millisecond
+	go idle.serve(ctx)
+	if _, err := handToDesk(ctx, idle.ln.Addr().String(), b); err == nil || !strings.Contains(err.Error(), "no enrolment request") {
 		t.Fatalf("hand over with no read waiting: %v", err)
 	}
 	if _, err := handToDesk(ctx, addr, []byte("{not a card")); err == nil || !strings.Contains(err.Error(), "card handed to the desk") {

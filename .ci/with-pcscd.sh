@@ -15,7 +15,9 @@ if ! listening; then
 		exit 1
 	fi
 	log=$(mktemp -t varco-pcscd.XXXXXX.log)
-	pcscd --foreground >"$log" 2>&1 &
+	# A session of its own: a Ctrl-C meant for the command does not stop
+	# pcscd under it; the EXIT trap stops it after the command.
+	setsid pcscd --foreground >"$log" 2>&1 &
 	started=$!
 	trap 'kill "$started" 2>/dev/null; wait "$started" 2>/dev/null || true' EXIT
 	for _ in $(seq 1 100); do
@@ -26,4 +28,7 @@ if ! listening; then
 	listening || { echo "pcscd did not open 127.0.0.1:35963; log: $log" >&2; exit 1; }
 	echo "started pcscd (pid $started, log $log)" >&2
 fi
+# Ctrl-C goes to the command (same process group), which decides how to
+# end; this script then stops pcscd and returns the command's status.
+trap ':' INT
 "$@"

@@ -513,15 +513,15 @@ func TestDoorCommandsAndSyncNotice(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, e *env) {
 		var sites []admin.Site
 		e.must(200, req{method: "GET", path: "/sites"}).json(t, &sites)
-		before := e.sync.count()
+		before := e.sync.ChangedCount()
 		var d admin.Door
 		e.must(201, req{method: "POST", path: "/doors", body: map[string]any{"site_id": sites[0].ID, "name": "Retro", "controller_id": "retro-1"}}).json(t, &d)
-		if e.sync.count() != before+1 {
+		if e.sync.ChangedCount() != before+1 {
 			t.Errorf("a write did not notify the sync side")
 		}
 		e.must(200, req{method: "GET", path: "/doors"})
 		e.as(auth.RoleAdmin, req{method: "POST", path: "/doors", body: map[string]any{"name": "no site"}})
-		if e.sync.count() != before+1 {
+		if e.sync.ChangedCount() != before+1 {
 			t.Errorf("a read or a failed write notified the sync side")
 		}
 		var cmd wire.Cmd
@@ -530,15 +530,13 @@ func TestDoorCommandsAndSyncNotice(t *testing.T) {
 			t.Fatalf("unlock: %d %s", r.code, r.body)
 		}
 		r.json(t, &cmd)
-		if cmd.Action != wire.ActionUnlockOnce || len(e.sync.commands) != 1 || e.sync.commands[0] != "retro-1 unlock_once token:facilities-token" {
-			t.Errorf("unlock sent %v, answered %+v", e.sync.commands, cmd)
+		if cmds := e.sync.Commands(); cmd.Action != wire.ActionUnlockOnce || len(cmds) != 1 || cmds[0] != "retro-1 unlock_once token:facilities-token" {
+			t.Errorf("unlock sent %v, answered %+v", cmds, cmd)
 		}
 		if r := e.as(auth.RoleHR, req{method: "POST", path: fmt.Sprintf("/doors/%d/unlock", d.ID)}); r.code != 403 {
 			t.Errorf("hr unlocks: %d", r.code)
 		}
-		e.sync.mu.Lock()
-		e.sync.status["retro-1"] = syncer.DoorStatus{Online: true, Rev: 3, OutboxLen: 12, ClockTrusted: true}
-		e.sync.mu.Unlock()
+		e.sync.SetStatus("retro-1", syncer.DoorStatus{Online: true, Rev: 3, OutboxLen: 12, ClockTrusted: true})
 		var st struct {
 			Sync *syncer.DoorStatus `json:"sync"`
 		}

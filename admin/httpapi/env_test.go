@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,9 +20,8 @@ import (
 	"github.com/varco-access/varco/admin/httpapi"
 	"github.com/varco-access/varco/admin/sqlstore"
 	"github.com/varco-access/varco/admin/sqlstore/pgtest"
-	"github.com/varco-access/varco/admin/syncer"
+	"github.com/varco-access/varco/admin/syncer/synctest"
 	"github.com/varco-access/varco/reader/testpki"
-	"github.com/varco-access/varco/wire"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -41,35 +38,8 @@ type env struct {
 	users  map[auth.Role]admin.User
 	tokens map[auth.Role]string
 	now    time.Time
-	sync   *fakeSync
+	sync   *synctest.Fake
 }
-
-// fakeSync records what the API asks of the sync side.
-type fakeSync struct {
-	mu       sync.Mutex
-	changed  int
-	commands []string
-	status   map[string]syncer.DoorStatus
-}
-
-func (f *fakeSync) Changed() { f.mu.Lock(); f.changed++; f.mu.Unlock() }
-
-func (f *fakeSync) Status(door string) (syncer.DoorStatus, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st, ok := f.status[door]
-	return st, ok
-}
-
-func (f *fakeSync) Command(ctx context.Context, door string, a wire.Action, by string) (wire.Cmd, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.commands = append(f.commands, door+" "+string(a)+" "+by)
-	now := time.Now().UTC()
-	return wire.Cmd{Seq: uint64(len(f.commands)), Action: a, IssuedAt: now, ExpiresAt: now.Add(time.Minute), By: by}, nil
-}
-
-func (f *fakeSync) count() int { f.mu.Lock(); defer f.mu.Unlock(); return f.changed }
 
 func TestMain(m *testing.M) { pgtest.Main(m) }
 
@@ -94,7 +64,7 @@ func newEnv(t *testing.T, backend string) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := &env{t: t, st: st, users: map[auth.Role]admin.User{}, tokens: map[auth.Role]string{}, now: time.Now(),
-		sync: &fakeSync{status: map[string]syncer.DoorStatus{}}}
+		sync: synctest.New()}
 	e.api, err = httpapi.New(httpapi.Options{
 		Store: st, CSRFKey: bytes.Repeat([]byte{7}, auth.CSRFKeySize),
 		CSCAs: testpki.Committed(t).TrustedCSCAs(), Password: &auth.TestParams,

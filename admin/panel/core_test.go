@@ -300,9 +300,9 @@ func TestLive(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
 			t.Fatalf("%s /live: %d %s", tc.role, resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
-		e.sync.push(t, syncer.Update{Door: "ingresso", Status: &syncer.DoorStatus{Online: true, Rev: 3, DoorState: "forced"}})
-		e.sync.push(t, syncer.Update{Door: "ingresso", Events: []admin.Event{{Time: time.Now(), Kind: varco.EventDenied, Reason: varco.ReasonUnknown, NIS: "999999999999"}}})
-		e.sync.push(t, syncer.Update{Door: "ingresso", Status: &syncer.DoorStatus{Online: false}}) // the end marker
+		e.sync.Push(t, syncer.Update{Door: "ingresso", Status: &syncer.DoorStatus{Online: true, Rev: 3, DoorState: "forced"}})
+		e.sync.Push(t, syncer.Update{Door: "ingresso", Events: []admin.Event{{Time: time.Now(), Kind: varco.EventDenied, Reason: varco.ReasonUnknown, NIS: "999999999999"}}})
+		e.sync.Push(t, syncer.Update{Door: "ingresso", Status: &syncer.DoorStatus{Online: false}}) // the end marker
 		var got strings.Builder
 		buf := make([]byte, 4096)
 		for !strings.Contains(got.String(), `"state_text":"`+map[string]string{"it": "non in linea", "en": "offline"}[tc.lang]+`"`) {
@@ -313,9 +313,7 @@ func TestLive(t *testing.T) {
 			}
 		}
 		resp.Body.Close()
-		e.sync.mu.Lock()
-		e.sync.watchers = nil
-		e.sync.mu.Unlock()
+		e.sync.ForgetWatchers()
 		for _, w := range tc.want {
 			if !strings.Contains(got.String(), w) {
 				t.Errorf("%s: no %s in\n%s", tc.role, w, got.String())

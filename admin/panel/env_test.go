@@ -2,7 +2,6 @@ package panel
 
 import (
 	"bytes"
-	"context"
 	"html"
 	"io"
 	"log/slog"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +21,8 @@ import (
 	"github.com/varco-access/varco/admin/auth"
 	"github.com/varco-access/varco/admin/httpapi"
 	"github.com/varco-access/varco/admin/sqlstore"
-	"github.com/varco-access/varco/admin/syncer"
+	"github.com/varco-access/varco/admin/syncer/synctest"
 	"github.com/varco-access/varco/reader/testpki"
-	"github.com/varco-access/varco/wire"
 )
 
 func init() { gin.SetMode(gin.TestMode) }
@@ -33,7 +30,7 @@ func init() { gin.SetMode(gin.TestMode) }
 const testPassword = "correct horse battery staple"
 
 // env is the real panel and API over a real SQLite store, served on
-// loopback, with one user per role. Doors are a fakeSync.
+// loopback, with one user per role. Doors are a synctest.Fake.
 type env struct {
 	t     *testing.T
 	st    admin.Store
@@ -41,69 +38,7 @@ type env struct {
 	panel *Panel
 	srv   *httptest.Server
 	users map[auth.Role]admin.User
-	sync  *fakeSync
-}
-
-// fakeSync records the panel's requests to the doors and lets a test
-// push live updates.
-type fakeSync struct {
-	mu       sync.Mutex
-	changed  int
-	commands []string
-	status   map[string]syncer.DoorStatus
-	watchers []chan syncer.Update
-}
-
-func (f *fakeSync) Changed() { f.mu.Lock(); f.changed++; f.mu.Unlock() }
-
-func (f *fakeSync) Status(door string) (syncer.DoorStatus, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	st, ok := f.status[door]
-	return st, ok
-}
-
-func (f *fakeSync) Command(ctx context.Context, door string, a wire.Action, by string) (wire.Cmd, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.commands = append(f.commands, door+" "+string(a)+" "+by)
-	now := time.Now().UTC()
-	return wire.Cmd{Seq: uint64(len(f.commands)), Action: a, IssuedAt: now, ExpiresAt: now.Add(time.Minute), By: by}, nil
-}
-
-func (f *fakeSync) Watch() (<-chan syncer.Update, func()) {
-	ch := make(chan syncer.Update, 64)
-	f.mu.Lock()
-	f.watchers = append(f.watchers, ch)
-	f.mu.Unlock()
-	return ch, func() {}
-}
-
-// push sends u to every watcher, as the syncer does after a status or a
-// stored batch; it waits until a watcher exists.
-func (f *fakeSync) push(t *testing.T, u syncer.Update) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		f.mu.Lock()
-		ws := append([]chan syncer.Update(nil), f.watchers...)
-		f.mu.Unlock()
-		if len(ws) > 0 {
-			for _, w := range ws {
-				w <- u
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("nobody watches the sync")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (f *fakeSync) cmds() []string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]string(nil), f.commands...)
+	sync  *synctest.Fake
 }
 
 // envOptions tweak newEnv.
@@ -124,7 +59,7 @@ func newEnv(t *testing.T, opts ...func(*envOptions)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	e := &env{t: t, st: st, users: map[auth.Role]admin.User{}, sync: &fakeSync{status: map[string]syncer.DoorStatus{}}}
+	e := &env{t: t, st: st, users: map[auth.Role]admin.User{}, sync: synctest.New()}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ao := httpapi.Options{
 		Store: st, CSRFKey: bytes.Repeat([]byte{7}, auth.CSRFKeySize),

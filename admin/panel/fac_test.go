@@ -69,10 +69,8 @@ func TestFacDoorsStatus(t *testing.T) {
 	}
 	_, doorID, _, _ := facSampleIDs(t, ids)
 	door, _ := e.st.GetDoor(ctx, doorID)
-	e.sync.mu.Lock()
-	e.sync.status["ingresso"] = syncer.DoorStatus{Online: true, Rev: uint64(door.Revision), OutboxLen: 7, DoorState: "held_open",
-		Mode: varco.ModeNormal, Seen: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)}
-	e.sync.mu.Unlock()
+	e.sync.SetStatus("ingresso", syncer.DoorStatus{Online: true, Rev: uint64(door.Revision), OutboxLen: 7, DoorState: "held_open",
+		Mode: varco.ModeNormal, Seen: time.Date(2026, 3, 2, 9, 30, 0, 0, time.UTC)})
 	if _, err := e.st.InsertEvents(ctx, []admin.Event{{DoorID: doorID, Seq: 1, Time: time.Now(), Kind: varco.EventDenied, Reason: varco.ReasonOutsideSchedule, NIS: "000000000001"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +148,7 @@ func TestFacDoorCommands(t *testing.T) {
 	if code, _, _ := v.post("/doors/"+ids["{door}"]+"/mode", url.Values{"mode": {"lockdown"}}); code != http.StatusForbidden {
 		t.Fatalf("viewer lockdown: %d", code)
 	}
-	if got := e.sync.cmds(); len(got) != 0 {
+	if got := e.sync.Commands(); len(got) != 0 {
 		t.Fatalf("commands after the viewer: %v", got)
 	}
 	c := e.as(auth.RoleFacilities)
@@ -176,7 +174,7 @@ func TestFacDoorCommands(t *testing.T) {
 		t.Fatalf("mode after normal: %s", d.Mode)
 	}
 	want := []string{"ingresso unlock_once facilities-user", "ingresso lockdown_on facilities-user", "ingresso lockdown_off facilities-user"}
-	if got := e.sync.cmds(); fmt.Sprint(got) != fmt.Sprint(want) {
+	if got := e.sync.Commands(); fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("commands %v, want %v", got, want)
 	}
 	// A mode that is not lockdown or normal changes nothing.
@@ -184,8 +182,8 @@ func TestFacDoorCommands(t *testing.T) {
 	if code != http.StatusBadRequest || !strings.Contains(body, "Modalità non valida") {
 		t.Fatalf("bad mode: %d", code)
 	}
-	if d, _ = e.st.GetDoor(t.Context(), doorID); d.Mode != varco.ModeNormal || len(e.sync.cmds()) != 3 {
-		t.Fatalf("bad mode changed something: %s %v", d.Mode, e.sync.cmds())
+	if d, _ = e.st.GetDoor(t.Context(), doorID); d.Mode != varco.ModeNormal || len(e.sync.Commands()) != 3 {
+		t.Fatalf("bad mode changed something: %s %v", d.Mode, e.sync.Commands())
 	}
 }
 

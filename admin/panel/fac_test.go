@@ -385,8 +385,8 @@ func TestFacSchedules(t *testing.T) {
 	// Bad windows: text that is not a window, and overlapping windows.
 	for _, tc := range []struct{ day, text, want string }{
 		{"days[2]", "8-12", "non è una fascia"},
-		{"days[3]", "08:00-12:00, 11:00-13:00", "overlap"},
-		{"days[4]", "12:00-08:00", "end after"},
+		{"days[3]", "08:00-12:00, 11:00-13:00", "non sovrapporsi"},
+		{"days[4]", "12:00-08:00", "finire dopo"},
 	} {
 		code, body, _ := c.post(fmt.Sprintf("/schedules/%d", s.ID), url.Values{"name": {"Turni"}, tc.day: {tc.text}})
 		day := tc.day[5:6]

@@ -269,7 +269,7 @@ func TestHRImport(t *testing.T) {
 	if code != http.StatusSeeOther || !strings.HasPrefix(loc, "/people/import?preview=") {
 		t.Fatalf("upload: %d → %q\n%s", code, loc, clip(body))
 	}
-	body = hr.mustGet(loc, "bad.csv", "Il file ha 3 errori", "niente è stato importato")
+	body = hr.mustGet(loc, "bad.csv", "Errori nel file: 3", "Niente è stato importato")
 	rows := regexp.MustCompile(`<tr class="row-error"><td>(\d+)</td><td>([a-z_]*)</td>`).FindAllStringSubmatch(body, -1)
 	var got []string
 	for _, r := range rows {

@@ -85,7 +85,7 @@ func init() {
 		"import.toobig":    {"Il file supera %d MiB.", "The file is larger than %d MiB."},
 		"import.expired":   {"Anteprima scaduta o non trovata: carica di nuovo il file.", "Preview expired or not found: upload the file again."},
 		"import.file":      {"File", "File"},
-		"import.haserrors": {"Il file ha %d errori: niente è stato importato. Correggili e caricalo di nuovo.", "The file has %d errors: nothing was imported. Fix them and upload it again."},
+		"import.haserrors": {"Errori nel file: %d. Niente è stato importato: correggili e caricalo di nuovo.", "Errors in the file: %d. Nothing was imported: fix them and upload it again."},
 		"import.errors":    {"Errori per riga", "Errors by row"},
 		"import.row":       {"Riga", "Row"},
 		"import.column":    {"Colonna", "Column"},

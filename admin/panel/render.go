@@ -244,11 +244,15 @@ func (p *Panel) formErrors(c *gin.Context, err error) map[string]string {
 	if err == nil {
 		return nil
 	}
+	lang := langOf(c.Request)
 	var ve *admin.ValidationError
 	if errors.As(err, &ve) {
-		return ve.Fields
+		out := make(map[string]string, len(ve.Fields))
+		for f, m := range ve.Fields {
+			out[f] = LocalizeValidation(lang, m)
+		}
+		return out
 	}
-	lang := langOf(c.Request)
 	switch {
 	case errors.Is(err, admin.ErrConflict):
 		return map[string]string{"": translate(lang, "error.conflict") + " " + err.Error()}

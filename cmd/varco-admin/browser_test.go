@@ -207,7 +207,7 @@ func (bs *browserSite) hrImport(u *user) {
 	if row := u.text("tr.row-error"); !strings.Contains(row, "3") || !strings.Contains(row, "surname") {
 		t.Errorf("the row error %q does not name row 3 and the surname column", row)
 	}
-	if !strings.Contains(u.text("main"), "Il file ha 1 errori: niente è stato importato.") {
+	if !strings.Contains(u.text("main"), "Errori nel file: 1. Niente è stato importato") {
 		t.Errorf("the preview of the bad file does not say nothing was imported:\n%s", u.pageText("main"))
 	}
 	if u.has(`form[action="/people/import/confirm"]`) {

@@ -549,8 +549,12 @@ func TestStartLog(t *testing.T) {
 		"public_url=https://varco.example.it/",
 		`msg="store opened" driver=sqlite path=` + cfg.SQLitePath(),
 	} {
-		if !strings.Contains(logs.String(), want) {
-			t.Errorf("log lacks %q", want)
+		// The serving line follows the readiness mustStart waits for.
+		for deadline := time.Now().Add(2 * time.Second); !strings.Contains(logs.String(), want); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Errorf("log lacks %q", want)
+				break
+			}
 		}
 	}
 }

@@ -37,8 +37,9 @@
 // On every connection the session publishes its status (retained) and a
 // SyncRequest at its revision, then drains the outbox: batches of at most
 // Options.BatchEvents events or Options.BatchBytes of JSON, in order, one
-// in flight until the admin's ack covers it. After a reconnect, or
-// AckTimeout without an ack, it starts again from the last acknowledged
+// in flight until the admin's ack covers it. After a reconnect, or no ack
+// within the ack wait (AckTimeoutMin after a connect or an ack, doubled
+// at each resend up to AckTimeout), it starts again from the last acknowledged
 // sequence number: the admin ingests idempotently on (door, epoch, seq),
 // so nothing is lost and duplicates are harmless. The controller's emit
 // path calls Notify after each event; Notify never blocks.

@@ -10,7 +10,8 @@ import (
 // The outbox drain. One batch is in flight at a time: sent, then held
 // until the admin's ack covers it (flow control end to end: a door does
 // not pile its million events on a broker whose admin is away). After a
-// reconnect, or AckTimeout without an ack, the drain starts again from
+// reconnect, or the ack wait (AckTimeoutMin, doubling to AckTimeout)
+// without an ack, the drain starts again from
 // the last acknowledged sequence number; the admin drops what it already
 // has, by (door, epoch, seq).
 
@@ -92,6 +93,7 @@ func (s *Session) onAcked() {
 			return // part of the batch: wait for the rest
 		}
 		s.inflight = nil
+		s.ackWait = s.o.AckTimeoutMin // the admin answers: back to a short wait
 	}
 	s.o.Metrics.SetOutboxInFlight(s.door, 0)
 	s.drain()

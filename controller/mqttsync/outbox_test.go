@@ -394,3 +394,44 @@ func TestStopWhileConnectionLost(t *testing.T) {
 	}
 	h.cancel = nil
 }
+
+// TestAckWaitBacksOff: with no ack the batch goes again after
+// AckTimeoutMin, then after twice that, up to AckTimeout; an ack brings
+// the wait back to AckTimeoutMin.
+func TestAckWaitBacksOff(t *testing.T) {
+	h := newHarness(t, func(o *mqttsync.Options) {
+		o.AckTimeoutMin, o.AckTimeout, o.BatchEvents = 2*time.Second, 5*time.Second, 5
+	})
+	h.appendEvents(12)
+	h.connect()
+	h.waitBatches(1)
+	// Ticks (one StatusInterval each) until the next batch goes out.
+	ticksToResend := func(n int) int {
+		t.Helper()
+		for i := 1; i <= 10; i++ {
+			h.tick()
+			if len(batches(t, h.tr.Published())) >= n {
+				return i
+			}
+		}
+		t.Fatalf("batch %d never sent", n)
+		return 0
+	}
+	if got := ticksToResend(2); got != 2 {
+		t.Errorf("first resend after %d ticks, want 2 (AckTimeoutMin)", got)
+	}
+	if got := ticksToResend(3); got != 4 {
+		t.Errorf("second resend after %d ticks, want 4 (doubled)", got)
+	}
+	if got := ticksToResend(4); got != 5 {
+		t.Errorf("third resend after %d ticks, want 5 (AckTimeout)", got)
+	}
+	h.ack(5)
+	b := h.waitBatches(5)
+	if span(b[4]) != [2]uint64{6, 10} {
+		t.Fatalf("after the ack: batch %v", span(b[4]))
+	}
+	if got := ticksToResend(6); got != 2 {
+		t.Errorf("after an ack the next resend came after %d ticks, want 2 (back to AckTimeoutMin)", got)
+	}
+}

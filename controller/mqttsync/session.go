@@ -34,6 +34,7 @@ const (
 	DefaultBatchEvents    = 500
 	DefaultBatchBytes     = 256 << 10
 	DefaultAckTimeout     = 30 * time.Second
+	DefaultAckTimeoutMin  = 5 * time.Second
 	DefaultStatusInterval = time.Second
 	DefaultEventEvery     = time.Minute
 	DefaultSyncTimeout    = time.Minute
@@ -83,9 +84,14 @@ type Options struct {
 	// 256 KiB of event JSON).
 	BatchEvents int
 	BatchBytes  int
-	// AckTimeout is how long a batch waits for the admin's ack before it
-	// is sent again (30s).
-	AckTimeout time.Duration
+	// AckTimeout is the longest a batch waits for the admin's ack before
+	// it is sent again (30s). The first wait after a connect or an ack is
+	// AckTimeoutMin (5s), doubled at each batch sent again up to
+	// AckTimeout: a batch the broker took while the admin was not
+	// subscribed (both coming back from an outage) goes again within
+	// seconds, and a slow admin is not flooded.
+	AckTimeout    time.Duration
+	AckTimeoutMin time.Duration
 	// StatusInterval is the least time between two status messages, and
 	// the period at which the door's state is looked at (1s).
 	StatusInterval time.Duration
@@ -139,6 +145,7 @@ type Session struct {
 	gen        uint64 // connection generation
 	sent       uint64 // highest seq published on this connection
 	inflight   *batch
+	ackWait    time.Duration // how long the batch in flight waits for its ack
 	lastStatus statusKey
 	lastPeriod time.Time
 }
@@ -180,6 +187,8 @@ func New(o Options) (*Session, error) {
 	setDefault(&o.BatchEvents, DefaultBatchEvents)
 	setDefault(&o.BatchBytes, DefaultBatchBytes)
 	setDefault(&o.AckTimeout, DefaultAckTimeout)
+	setDefault(&o.AckTimeoutMin, DefaultAckTimeoutMin)
+	o.AckTimeoutMin = min(o.AckTimeoutMin, o.AckTimeout)
 	setDefault(&o.StatusInterval, DefaultStatusInterval)
 	setDefault(&o.EventEvery, DefaultEventEvery)
 	setDefault(&o.SyncTimeout, DefaultSyncTimeout)
@@ -327,6 +336,7 @@ func (s *Session) onUp() {
 	s.connected.Store(true)
 	s.o.Metrics.SetConnected(s.door, true)
 	s.inflight = nil
+	s.ackWait = s.o.AckTimeoutMin
 	s.sent, _ = s.o.Store.Acked(s.door)
 	s.o.Metrics.SetOutboxInFlight(s.door, 0)
 	s.log.Info("mqtt session up")
@@ -414,10 +424,11 @@ func (s *Session) onTick() {
 		return
 	}
 	now := s.o.Clock.Now()
-	if b := s.inflight; b != nil && now.Sub(b.at) >= s.o.AckTimeout {
+	if b := s.inflight; b != nil && now.Sub(b.at) >= s.ackWait {
 		s.log.Warn("events batch not acknowledged: sending again", "first", b.first, "last", b.last, "after", now.Sub(b.at))
 		s.inflight = nil
 		s.sent, _ = s.o.Store.Acked(s.door)
+		s.ackWait = min(2*s.ackWait, s.o.AckTimeout)
 	}
 	s.drain()
 	s.publishStatus(false)

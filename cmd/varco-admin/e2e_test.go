@@ -889,7 +889,7 @@ func (s *site) outage(cards e2eCards, n int) {
 	back := time.Now()
 	// The admin's paho client retries with a back-off of up to a minute
 	// and a batch the broker took while nobody listened is sent again
-	// after the door's 30 s ack timeout: hence the long guard.
+	// after the door's ack wait (5 s, up to 30 s): hence the long guard.
 	for _, d := range doors {
 		eventually(t, 4*time.Minute, "door "+d.id+"'s outbox drains after the outage", d.drained)
 	}

@@ -94,10 +94,6 @@ func (p *Panel) enrolForm(c *gin.Context, personS, replaceS string) (enrolData, 
 			d.Replace = &card
 		}
 	}
-	doors, err := p.o.Store.ListDoors(ctx, 0)
-	if err != nil {
-		return d, nil, err
-	}
 	seen := map[string]bool{}
 	pr, _ := auth.PrincipalFrom(c)
 	s := p.hr()
@@ -116,12 +112,9 @@ func (p *Panel) enrolForm(c *gin.Context, personS, replaceS string) (enrolData, 
 	if last != nil {
 		d.Station = last.Station
 	}
-	for _, door := range doors {
-		if !seen[door.ControllerID] {
-			seen[door.ControllerID] = true
-			d.Stations = append(d.Stations, door.ControllerID)
-		}
-	}
+	// Doors are not offered: a varco-door does not enrol. The admin keeps
+	// no list of provisioned stations, so the suggestions are the ones
+	// used since it started.
 	sort.Strings(d.Stations)
 	if len(errs) == 0 {
 		errs = nil

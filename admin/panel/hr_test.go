@@ -406,7 +406,9 @@ func TestHREnrol(t *testing.T) {
 	pid, _ := strconv.ParseInt(ids["{person}"], 10, 64)
 	hr := e.as(auth.RoleHR)
 	hr.mustGet("/enrol?q=ross", "/enrol?person="+ids["{person}"], "Crea prima la persona")
-	hr.mustGet("/enrol?person="+ids["{person}"], "Anna Rossi", `name="station"`, `<option value="ingresso">`)
+	if body := hr.mustGet("/enrol?person="+ids["{person}"], "Anna Rossi", `name="station"`); strings.Contains(body, `<option value="ingresso">`) {
+		t.Error("a door is offered as an enrolment station")
+	}
 	// Bad input: no person, a bad station name, an unreachable station.
 	code, body, _ := hr.post("/enrol", url.Values{"station": {"desk"}})
 	if code != http.StatusBadRequest || !strings.Contains(body, "Scegli prima la persona") {
@@ -433,8 +435,8 @@ func TestHREnrol(t *testing.T) {
 	}
 	id := strings.TrimPrefix(loc, "/enrol/")
 	hr.mustGet(loc, "Appoggia ora la tessera", "hr-desk", "Anna Rossi", `data-session="`+id+`"`, `data-state="waiting"`)
-	// The station is remembered for the next enrolment.
-	hr.mustGet("/enrol?person="+ids["{person}"], `value="hr-desk"`)
+	// The station is remembered for the next enrolment, and offered.
+	hr.mustGet("/enrol?person="+ids["{person}"], `value="hr-desk"`, `<option value="hr-desk">`)
 
 	// Verified: the syncer stored the card.
 	card := hrCard(pid, "123456789012")

@@ -91,15 +91,11 @@ func (p *Panel) userCreate(c *gin.Context) {
 }
 
 func (p *Panel) userEdit(c *gin.Context) {
-	id, ok := p.idParam(c, "user")
+	u, ok := loadParam(p, c, "user", p.o.Store.GetUser)
 	if !ok {
 		return
 	}
-	u, err := p.o.Store.GetUser(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := u.ID
 	p.show(c, "adm_user_edit", "users.edit", admUserData{User: u, Roles: auth.Roles(), Self: admSelf(c, id), Policy: admPasswordPolicy})
 }
 
@@ -115,13 +111,8 @@ func (p *Panel) userEditError(c *gin.Context, u admin.User, err error) {
 }
 
 func (p *Panel) userUpdate(c *gin.Context) {
-	id, ok := p.idParam(c, "user")
+	u, ok := loadParam(p, c, "user", p.o.Store.GetUser)
 	if !ok {
-		return
-	}
-	u, err := p.o.Store.GetUser(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
 		return
 	}
 	u.Role, u.Disabled = c.PostForm("role"), c.PostForm("disabled") != ""
@@ -133,15 +124,11 @@ func (p *Panel) userUpdate(c *gin.Context) {
 }
 
 func (p *Panel) userPassword(c *gin.Context) {
-	id, ok := p.idParam(c, "user")
+	u, ok := loadParam(p, c, "user", p.o.Store.GetUser)
 	if !ok {
 		return
 	}
-	u, err := p.o.Store.GetUser(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := u.ID
 	if err := p.o.API.SetPassword(c, id, c.PostForm("password"), "password"); err != nil {
 		p.userEditError(c, u, err)
 		return
@@ -150,15 +137,11 @@ func (p *Panel) userPassword(c *gin.Context) {
 }
 
 func (p *Panel) userDelete(c *gin.Context) {
-	id, ok := p.idParam(c, "user")
+	u, ok := loadParam(p, c, "user", p.o.Store.GetUser)
 	if !ok {
 		return
 	}
-	u, err := p.o.Store.GetUser(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := u.ID
 	if err := p.o.API.DeleteUser(c, id); err != nil {
 		p.userEditError(c, u, err)
 		return

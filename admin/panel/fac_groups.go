@@ -139,13 +139,8 @@ func (p *Panel) facGroupNew(c *gin.Context) {
 }
 
 func (p *Panel) facGroup(c *gin.Context) {
-	id, ok := p.facID(c)
+	g, ok := loadParam(p, c, "group", p.o.Store.GetGroup)
 	if !ok {
-		return
-	}
-	g, err := p.o.Store.GetGroup(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
 		return
 	}
 	p.facGroupPage(c, http.StatusOK, g, nil)
@@ -208,14 +203,11 @@ func (p *Panel) facGroupSave(c *gin.Context, id int64) {
 func (p *Panel) facGroupCreate(c *gin.Context) { p.facGroupSave(c, 0) }
 
 func (p *Panel) facGroupUpdate(c *gin.Context) {
-	id, ok := p.facID(c)
+	row, ok := loadParam(p, c, "group", p.o.Store.GetGroup)
 	if !ok {
 		return
 	}
-	if _, err := p.o.Store.GetGroup(c.Request.Context(), id); err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := row.ID
 	p.facGroupSave(c, id)
 }
 

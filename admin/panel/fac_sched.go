@@ -169,13 +169,8 @@ func (p *Panel) facScheduleNew(c *gin.Context) {
 }
 
 func (p *Panel) facSchedule(c *gin.Context) {
-	id, ok := p.facID(c)
+	s, ok := loadParam(p, c, "schedule", p.o.Store.GetSchedule)
 	if !ok {
-		return
-	}
-	s, err := p.o.Store.GetSchedule(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
 		return
 	}
 	p.facSchedForm(c, http.StatusOK, facSchedFormOf(s), nil)
@@ -254,27 +249,20 @@ func (p *Panel) facScheduleSave(c *gin.Context, id int64) {
 func (p *Panel) facScheduleCreate(c *gin.Context) { p.facScheduleSave(c, 0) }
 
 func (p *Panel) facScheduleUpdate(c *gin.Context) {
-	id, ok := p.facID(c)
+	row, ok := loadParam(p, c, "schedule", p.o.Store.GetSchedule)
 	if !ok {
 		return
 	}
-	if _, err := p.o.Store.GetSchedule(c.Request.Context(), id); err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := row.ID
 	p.facScheduleSave(c, id)
 }
 
 func (p *Panel) facScheduleDelete(c *gin.Context) {
-	id, ok := p.facID(c)
+	s, ok := loadParam(p, c, "schedule", p.o.Store.GetSchedule)
 	if !ok {
 		return
 	}
-	s, err := p.o.Store.GetSchedule(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := s.ID
 	if err := p.o.Store.DeleteSchedule(c.Request.Context(), actor(c), id); err != nil {
 		if errors.Is(err, admin.ErrConflict) {
 			p.facSchedForm(c, http.StatusConflict, facSchedFormOf(s), map[string]string{"": translate(langOf(c.Request), "sched.in_use")})

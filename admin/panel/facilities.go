@@ -328,15 +328,11 @@ func contains(ss []string, s string) bool {
 }
 
 func (p *Panel) facDoorUnlock(c *gin.Context) {
-	id, ok := p.facID(c)
+	door, ok := loadParam(p, c, "door", p.o.Store.GetDoor)
 	if !ok {
 		return
 	}
-	door, err := p.o.Store.GetDoor(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := door.ID
 	lang := langOf(c.Request)
 	if p.o.Sync == nil {
 		p.facDoorPage(c, id, http.StatusServiceUnavailable, map[string]string{"": translate(lang, "doors.nosync_cmd")})
@@ -422,13 +418,8 @@ func (p *Panel) facDoorNew(c *gin.Context) {
 }
 
 func (p *Panel) facDoorEdit(c *gin.Context) {
-	id, ok := p.facID(c)
+	d, ok := loadParam(p, c, "door", p.o.Store.GetDoor)
 	if !ok {
-		return
-	}
-	d, err := p.o.Store.GetDoor(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
 		return
 	}
 	p.facDoorForm(c, http.StatusOK, d, nil)
@@ -454,15 +445,11 @@ func (p *Panel) facDoorCreate(c *gin.Context) {
 }
 
 func (p *Panel) facDoorUpdate(c *gin.Context) {
-	id, ok := p.facID(c)
+	d, ok := loadParam(p, c, "door", p.o.Store.GetDoor)
 	if !ok {
 		return
 	}
-	d, err := p.o.Store.GetDoor(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
-		return
-	}
+	id := d.ID
 	facDoorFromForm(c, &d)
 	if err := p.o.Store.UpdateDoor(c.Request.Context(), actor(c), &d); err != nil {
 		p.facFormFail(c, err, func(code int, errs map[string]string) { p.facDoorForm(c, code, d, errs) })

@@ -197,16 +197,7 @@ func (p *Panel) personFormError(c *gin.Context, f personForm, err error) {
 
 // personParam loads the person of the :person parameter, or answers 404.
 func (p *Panel) personParam(c *gin.Context) (admin.Person, bool) {
-	id, ok := p.idParam(c, "person")
-	if !ok {
-		return admin.Person{}, false
-	}
-	per, err := p.o.Store.GetPerson(c.Request.Context(), id)
-	if err != nil {
-		p.fail(c, err)
-		return admin.Person{}, false
-	}
-	return per, true
+	return loadParam(p, c, "person", p.o.Store.GetPerson)
 }
 
 // personEntry is one recent event of a person, with its door's name.

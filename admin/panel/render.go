@@ -274,6 +274,23 @@ func (p *Panel) idParam(c *gin.Context, name string) (int64, bool) {
 	return id, true
 }
 
+// loadParam loads the row whose id is the path parameter name with get:
+// on a bad id or a failed get it answers the error page (404 for a row
+// that is not there) and reports false.
+func loadParam[T any](p *Panel, c *gin.Context, name string, get func(context.Context, int64) (T, error)) (T, bool) {
+	var zero T
+	id, ok := p.idParam(c, name)
+	if !ok {
+		return zero, false
+	}
+	v, err := get(c.Request.Context(), id)
+	if err != nil {
+		p.fail(c, err)
+		return zero, false
+	}
+	return v, true
+}
+
 // actor is who the request acts for, for the audit log.
 func actor(c *gin.Context) admin.Actor {
 	pr, _ := auth.PrincipalFrom(c)
